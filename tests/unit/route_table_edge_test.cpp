@@ -126,16 +126,15 @@ TEST(RouteTableEdge, DefaultRouteAlone) {
   RouteTable t;
   ASSERT_EQ(t.insert(P("default"), 5), Status::ok);
   EXPECT_EQ(t.size(), 1u);
-  // Every /18 chunk's first and last address, plus random ones: all take the default route.
-  // Fixed seed.
+  // The first, last and a random address of every /18 chunk (the lookup path's first level):
+  // all take the default route. Fixed seed.
   std::mt19937_64 rng(kEdgeSeed);
   std::vector<Ipv4Addr> addrs;
-  for (uint64_t c = 0; c < (uint64_t(1) << 18); c += 1 + (c % 7)) {
+  for (uint64_t c = 0; c < (uint64_t(1) << 18); ++c) {
     addrs.push_back(Ipv4Addr::from_host(uint32_t(c << 14)));
     addrs.push_back(Ipv4Addr::from_host(uint32_t(c << 14 | 0x3fff)));
-    addrs.push_back(Ipv4Addr::from_host(uint32_t(rng())));
+    addrs.push_back(Ipv4Addr::from_host(uint32_t(c << 14) | (uint32_t(rng()) & 0x3fff)));
   }
-  addrs.push_back(A("255.255.255.255"));
   std::vector<NextHop> out(addrs.size(), 0);
   t.lookup_bulk(addrs.data(), out.data(), addrs.size());
   for (size_t i = 0; i < addrs.size(); ++i) {
@@ -278,10 +277,9 @@ TEST(RouteTableEdge, RemoveRestoresCoveringRouteAtEveryLength) {
 }
 
 TEST(RouteTableEdge, RemoveShortRouteCoveringChunksFullOfLongRoutes) {
-  // A /12 (100.64-100.79) spans 64 chunks; fill several of them with longer routes, put a /8 above
-  // it, and remove and restore short routes: the long routes keep their next hops, everything else
-  // in those chunks switches between the /12 and the /8. Same for a /18 (exactly one chunk) and a
-  // /16.
+  // Short routes over chunks full of longer routes: a /12 (100.64-100.79, 64 chunks), a /16 and
+  // a /18 (exactly one chunk), all under a /8. Removing and restoring them must switch every
+  // other address of those chunks between the short routes, while the long routes keep theirs.
   Checked c;
   std::vector<Prefix> watched = {P("100.0.0.0/8"), P("100.64.0.0/12"), P("100.80.0.0/16"),
                                  P("100.96.192.0/18")};

@@ -38,7 +38,7 @@ constexpr unsigned kNextHops = 64;  // the benchmark convention (route_file.h)
 constexpr size_t kUniformProbes = 4'000'000;
 constexpr size_t kInPrefixProbes = 4'000'000;
 
-class Fullview : public ::testing::Test {
+class RouteTableFullview : public ::testing::Test {
  protected:
   void SetUp() override {
     const std::string path = test::fullview_path();
@@ -104,7 +104,7 @@ void expect_lookups(const RouteTable& t, const IntervalLpm& want, const std::vec
   EXPECT_EQ(bad_bulk, 0u) << what << ": wrong lookup_bulk() answers out of " << a.size();
 }
 
-TEST_F(Fullview, LookupsMatchReference) {
+TEST_F(RouteTableFullview, LookupsMatchReference) {
   const std::vector<Route> routes = ref_.routes();
   // The RIB lists exactly the reference's routes, in order.
   {
@@ -166,7 +166,7 @@ TEST_F(Fullview, LookupsMatchReference) {
   }
 }
 
-TEST_F(Fullview, RemoveAllInRandomOrder) {
+TEST_F(RouteTableFullview, RemoveAllInRandomOrder) {
   std::vector<Prefix> order;
   order.reserve(ref_.size());
   for (const Route& r : ref_.routes()) order.push_back(r.prefix);

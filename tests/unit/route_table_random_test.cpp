@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstdio>
 #include <random>
 #include <string>
 #include <unordered_map>
@@ -76,6 +77,7 @@ class RandomDifferential {
     for (op_ = 0; op_ < ops; ++op_) {
       grow_ = (op_ / kPhaseOps) % 2 == 0;
       step();
+      max_routes_ = std::max(max_routes_, ref_size_hint());
       if (::testing::Test::HasFatalFailure()) return;
       if (op_ % kFullCheckEvery == 0) {
         full_check();
@@ -84,6 +86,8 @@ class RandomDifferential {
     }
     full_check();
     if (::testing::Test::HasFatalFailure()) return;
+    std::printf("[          ] %s: %zu ops, %zu lookups, %zu bursts, up to %zu routes\n", s_.name,
+                ops, lookups_, bulks_, max_routes_);
     drain();
     if (::testing::Test::HasFatalFailure()) return;
     check_coverage(ops);
@@ -348,6 +352,8 @@ class RandomDifferential {
     }
   }
 
+  size_t ref_size_hint() const { return live_.size(); }
+
   void count(Status st) { ++status_count_[size_t(st)]; }
 
   // The generator itself could regress into never producing a case; make that a failure.
@@ -377,7 +383,7 @@ class RandomDifferential {
   bool grow_ = true;
   std::array<size_t, 5> status_count_{};
   std::array<size_t, 33> len_touched_{}, len_inserted_{}, len_removed_{};
-  size_t lookups_ = 0, bulks_ = 0;
+  size_t lookups_ = 0, bulks_ = 0, max_routes_ = 0;
 };
 
 class RouteTableRandom : public ::testing::TestWithParam<Scenario> {};
