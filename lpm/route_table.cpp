@@ -297,8 +297,19 @@ std::vector<RouteTable::LongRoute>::iterator RouteTable::find_long(std::vector<L
                           [&](const LongRoute& r, int) { return route_less(r.addr, r.len, a, l); });
 }
 
+// The cache lines an update of a long route will need, requested together: the chunk's RIB
+// entry, its direct entry and (once that arrives) its live root, instead of one miss after the
+// other. Most of an update's time on a loaded table is these misses.
+void RouteTable::prefetch_chunk(size_t c) const {
+  __builtin_prefetch(&chunks_[c]);
+  __builtin_prefetch(chunks_[c].routes.data());
+  const uint32_t e = direct_[c].load(std::memory_order_relaxed);
+  if (e & kNodeFlag) __builtin_prefetch(&nodes_[e & ~kNodeFlag]);
+}
+
 Status RouteTable::upsert(Prefix p, NextHop nh, bool may_exist) {
   if (nh > kMaxNextHop) return Status::bad_next_hop;
+  if (p.len() > kDirectBits) prefetch_chunk(p.addr().host() >> kChunkShift);
   if (cfg_.grace) reclaim(false);
   if (p.len() <= kDirectBits) {
     auto [it, added] = short_.try_emplace(short_key(p.addr().host(), p.len()), nh);
@@ -343,6 +354,7 @@ Status RouteTable::replace(Prefix p, NextHop nh) {
 }
 
 Status RouteTable::remove(Prefix p) {
+  if (p.len() > kDirectBits) prefetch_chunk(p.addr().host() >> kChunkShift);
   if (cfg_.grace) reclaim(false);
   if (p.len() <= kDirectBits) {
     if (short_.erase(short_key(p.addr().host(), p.len())) == 0) return Status::not_found;

@@ -142,6 +142,7 @@ class RouteTable {
   Status short_removed(Prefix p);
   static std::vector<LongRoute>::iterator find_long(std::vector<LongRoute>& v, Prefix p);
   Status publish_chunk(size_t chunk);
+  void prefetch_chunk(size_t chunk) const;
   bool build(const LongRoute* b, const LongRoute* e, unsigned off, NextHop dflt, Node* node,
              NextHop* leaf, std::vector<Block>& made);
   void collect_blocks(uint32_t start, unsigned count, std::vector<Block>& out) const;
