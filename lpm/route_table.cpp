@@ -289,8 +289,8 @@ Status RouteTable::short_removed(Prefix p) {
   return st;
 }
 
-std::vector<RouteTable::LongRoute>::iterator RouteTable::find_long(std::vector<LongRoute>& v,
-                                                                   Prefix p) {
+template <class V>
+auto RouteTable::find_long(V& v, Prefix p) {
   const uint32_t a = p.addr().host();
   const uint8_t l = uint8_t(p.len());
   return std::lower_bound(v.begin(), v.end(), 0,
@@ -301,8 +301,7 @@ std::vector<RouteTable::LongRoute>::iterator RouteTable::find_long(std::vector<L
 // entry, its direct entry and (once that arrives) its live root, instead of one miss after the
 // other. Most of an update's time on a loaded table is these misses.
 void RouteTable::prefetch_chunk(size_t c) const {
-  __builtin_prefetch(&chunks_[c]);
-  __builtin_prefetch(chunks_[c].routes.data());
+  __builtin_prefetch(chunks_[c].routes.data());  // loads the chunk entry, prefetches its routes
   const uint32_t e = direct_[c].load(std::memory_order_relaxed);
   if (e & kNodeFlag) __builtin_prefetch(&nodes_[e & ~kNodeFlag]);
 }
@@ -396,10 +395,10 @@ std::optional<NextHop> RouteTable::get(Prefix p) const {
     if (it == short_.end()) return std::nullopt;
     return it->second;
   }
-  for (const LongRoute& r : chunks_[p.addr().host() >> kChunkShift].routes) {
-    if (r.addr == p.addr().host() && r.len == p.len()) return r.nh;
-  }
-  return std::nullopt;
+  const std::vector<LongRoute>& v = chunks_[p.addr().host() >> kChunkShift].routes;
+  const auto it = find_long(v, p);
+  if (it == v.end() || it->addr != p.addr().host() || it->len != p.len()) return std::nullopt;
+  return it->nh;
 }
 
 std::optional<Route> RouteTable::match(Ipv4Addr a) const {
@@ -458,22 +457,7 @@ void RouteTable::lookup_bulk(const Ipv4Addr* addrs, NextHop* out, size_t n) cons
       e[i] = direct_[a[i].host() >> kChunkShift].load(std::memory_order_acquire);
     }
     for (size_t i = 0; i < m; ++i) {
-      if (!(e[i] & kNodeFlag)) {
-        o[i] = e[i];
-        continue;
-      }
-      const Node* nd = &nodes_[e[i] & ~kNodeFlag];
-      const uint32_t key = a[i].host();
-      for (unsigned off = kDirectBits;; off += 6) {
-        const unsigned idx = slot_of(key, off);
-        const uint64_t upto = ~uint64_t(0) >> (63 - idx);
-        if (nd->children >> idx & 1) {
-          nd = &nodes_[nd->child_base + __builtin_popcountll(nd->children & upto) - 1];
-        } else {
-          o[i] = leaves_[nd->leaf_base + __builtin_popcountll(nd->leafstart & upto) - 1];
-          break;
-        }
-      }
+      o[i] = (e[i] & kNodeFlag) ? walk(e[i] & ~kNodeFlag, a[i].host()) : e[i];
     }
   }
 }

@@ -140,7 +140,10 @@ class RouteTable {
   Status upsert(Prefix p, NextHop nh, bool may_exist);
   Status short_changed(Prefix p, NextHop nh);
   Status short_removed(Prefix p);
-  static std::vector<LongRoute>::iterator find_long(std::vector<LongRoute>& v, Prefix p);
+  template <class V>
+  static auto find_long(V& v, Prefix p);
+  // The walk below the direct array, shared by lookup() and lookup_bulk().
+  NextHop walk(uint32_t node, uint32_t key) const noexcept;
   Status publish_chunk(size_t chunk);
   void prefetch_chunk(size_t chunk) const;
   bool build(const LongRoute* b, const LongRoute* e, unsigned off, NextHop dflt, Node* node,
@@ -176,22 +179,24 @@ class RouteTable {
 
 // ---- inline reader path ---------------------------------------------------------------------
 
-inline NextHop RouteTable::lookup(Ipv4Addr a) const noexcept {
-  const uint32_t key = a.host();
-  uint32_t e = direct_[key >> kChunkShift].load(std::memory_order_acquire);
-  if (!(e & kNodeFlag)) return e;
-  const Node* n = &nodes_[e & ~kNodeFlag];
+inline NextHop RouteTable::walk(uint32_t node, uint32_t key) const noexcept {
+  const Node* n = &nodes_[node];
   // Offsets 18, 24, 30: the last level sees 2 real bits and 4 zero bits of padding.
   const uint64_t k = uint64_t(key) << 32;
   for (unsigned off = kDirectBits;; off += 6) {
     const unsigned idx = unsigned(k >> (58 - off)) & 63;
     const uint64_t upto = ~uint64_t(0) >> (63 - idx);  // slots 0..idx
-    if (n->children & (uint64_t(1) << idx)) {
+    if (n->children >> idx & 1) {
       n = &nodes_[n->child_base + __builtin_popcountll(n->children & upto) - 1];
     } else {
       return leaves_[n->leaf_base + __builtin_popcountll(n->leafstart & upto) - 1];
     }
   }
+}
+
+inline NextHop RouteTable::lookup(Ipv4Addr a) const noexcept {
+  const uint32_t e = direct_[a.host() >> kChunkShift].load(std::memory_order_acquire);
+  return (e & kNodeFlag) ? walk(e & ~kNodeFlag, a.host()) : e;
 }
 
 template <class F>

@@ -7,7 +7,7 @@ SLUICE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # Every Debian package the build and the tests need. Later issues add to this list.
 SLUICE_PACKAGES=(
   meson ninja-build g++ pkg-config python3
-  zlib1g-dev libgtest-dev libbenchmark-dev libdpdk-dev
+  zlib1g-dev libgtest-dev libbenchmark-dev libdpdk-dev clang-format
 )
 
 log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
