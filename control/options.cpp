@@ -1,0 +1,184 @@
+// options.cpp — Boost.Program_options for sluiced.
+#include "control/options.h"
+
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <stdexcept>
+
+namespace po = boost::program_options;
+
+namespace sluice {
+namespace {
+
+std::invalid_argument bad(const std::string& opt, const std::string& value,
+                          const std::string& why) {
+  return std::invalid_argument("--" + opt + " " + value + ": " + why);
+}
+
+std::pair<std::string, std::string> split_eq(const std::string& opt, const std::string& s,
+                                             const char* form) {
+  const size_t eq = s.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == s.size())
+    throw bad(opt, s, std::string("expected ") + form);
+  return {s.substr(0, eq), s.substr(eq + 1)};
+}
+
+std::vector<std::string> words(const std::string& s) {
+  std::istringstream in(s);
+  std::vector<std::string> w;
+  for (std::string x; in >> x;) w.push_back(x);
+  return w;
+}
+
+}  // namespace
+
+AddressOption parse_address(const std::string& s) {
+  auto [port, a] = split_eq("addr", s, "PORT=A.B.C.D/LEN");
+  const size_t slash = a.find('/');
+  if (slash == std::string::npos) throw bad("addr", s, "missing /LEN (e.g. 10.1.0.1/24)");
+  const auto addr = Ipv4Addr::parse(a.substr(0, slash));
+  if (!addr) throw bad("addr", s, "'" + a.substr(0, slash) + "' is not an IPv4 address");
+  const std::string l = a.substr(slash + 1);
+  if (l.empty() || l.size() > 2 || l.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoul(l) > 32)
+    throw bad("addr", s, "prefix length must be 0-32");
+  return {port, *addr, static_cast<unsigned>(std::stoul(l))};
+}
+
+RouteOption parse_route(const std::string& s) {
+  auto [p, rest] = split_eq("route", s, "PREFIX=GATEWAY, PREFIX=dev PORT or PREFIX=blackhole");
+  RouteOption r;
+  const auto prefix = Prefix::parse(p);
+  if (!prefix)
+    throw bad("route", s,
+              "'" + p + "' is not a prefix (A.B.C.D/LEN with no host bits, or default)");
+  r.prefix = *prefix;
+  const std::vector<std::string> w = words(rest);
+  size_t i = 0;
+  if (w.empty()) throw bad("route", s, "nothing after '='");
+  if (w[0] == "blackhole" || w[0] == "unreachable" || w[0] == "prohibit") {
+    if (w.size() != 1) throw bad("route", s, "nothing may follow " + w[0]);
+    r.kind = w[0] == "blackhole"     ? NextHopKind::kBlackhole
+             : w[0] == "unreachable" ? NextHopKind::kUnreachable
+                                     : NextHopKind::kProhibit;
+    return r;
+  }
+  if (w[0] == "via") ++i;
+  if (i < w.size() && w[i] != "dev") {
+    const auto gw = Ipv4Addr::parse(w[i]);
+    if (!gw) throw bad("route", s, "'" + w[i] + "' is not a gateway address");
+    r.gateway = *gw;
+    ++i;
+  }
+  if (i < w.size()) {
+    if (w[i] != "dev" || i + 2 != w.size()) throw bad("route", s, "expected 'dev PORT' at the end");
+    r.port = w[i + 1];
+    i += 2;
+  }
+  if (r.gateway.host() == 0 && r.port.empty()) throw bad("route", s, "needs a gateway or dev PORT");
+  return r;
+}
+
+std::optional<SluicedOptions> parse_sluiced_options(int argc, const char* const* argv) {
+  SluicedOptions o;
+  std::vector<std::string> ports, addrs, routes, route_files, neighs;
+  std::string config;
+  po::options_description desc(
+      "sluiced — the sluice router daemon\n\n"
+      "Usage: sluiced --port SPEC [--port SPEC...] [options]\n\nOptions");
+  // clang-format off
+  desc.add_options()
+    ("help,h", "print this help and exit")
+    ("config", po::value(&config), "read options from FILE (same keys, one 'key = value' per line)")
+    ("port", po::value(&ports)->composing(),
+     "a port (repeatable): IFNAME (a kernel interface through AF_XDP), pci:DOMAIN:BUS:DEV.FN "
+     "(a NIC bound to vfio-pci) or vdev:STRING (a DPDK virtual device, e.g. vdev:net_tap0,iface=t0)")
+    ("addr", po::value(&addrs)->composing(), "PORT=A.B.C.D/LEN: an address of a port (repeatable)")
+    ("route", po::value(&routes)->composing(),
+     "PREFIX=GATEWAY, PREFIX=dev PORT, PREFIX=GATEWAY dev PORT, or PREFIX=blackhole|unreachable|"
+     "prohibit; PREFIX may be 'default' (repeatable)")
+    ("route-file", po::value(&route_files)->composing(),
+     "FILE=GW[,GW...]: load the prefixes of FILE (one per line, .gz allowed), each via one of "
+     "the gateways (chosen by a hash of the prefix)")
+    ("neigh", po::value(&neighs)->composing(), "PORT=A.B.C.D,MAC: a static ARP entry (repeatable)")
+    ("workers", po::value(&o.workers)->default_value(1), "worker threads; each polls one queue of every port")
+    ("lcores", po::value(&o.lcores), "EAL --lcores map (default: control on the first CPU, workers on the next)")
+    ("no-huge", po::bool_switch(&o.no_huge), "use ordinary memory instead of hugepages")
+    ("memory", po::value(&o.memory_mb), "MB of memory for DPDK (default 1024 with --no-huge)")
+    ("file-prefix", po::value(&o.file_prefix)->default_value("sluice"),
+     "DPDK runtime directory name (/var/run/dpdk/NAME); dpdk-telemetry.py -f NAME reads the counters")
+    ("log-level", po::value(&o.log_level)->default_value("warning"), "error, warning, info or debug")
+    ("eal", po::value(&o.eal_extra)->composing(), "extra EAL argument, passed as is (repeatable)")
+    ("arp-reachable", po::value(&o.arp_reachable)->default_value(300), "seconds before a neighbour is re-confirmed")
+    ("icmp-rate", po::value(&o.icmp_rate)->default_value(1000), "ICMP errors per second per worker")
+    ("exit-after", po::value(&o.exit_after)->default_value(0), "stop after this many seconds (0: run until signalled)");
+  // clang-format on
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    if (vm.count("config")) {
+      const std::string path = vm["config"].as<std::string>();
+      std::ifstream in(path);
+      if (!in) throw std::invalid_argument("--config " + path + ": cannot open");
+      po::store(po::parse_config_file(in, desc), vm);
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw std::invalid_argument(e.what());
+  }
+  if (vm.count("help")) {
+    std::cout << desc << "\n";
+    return std::nullopt;
+  }
+  if (ports.empty()) throw std::invalid_argument("no --port given (sluiced --help)");
+  for (const std::string& p : ports) o.ports.push_back(PortSpec::parse(p));
+  auto known = [&](const std::string& opt, const std::string& name) {
+    for (const PortSpec& p : o.ports)
+      if (p.name == name) return;
+    throw std::invalid_argument("--" + opt + ": unknown port '" + name +
+                                "' (not given with --port)");
+  };
+  for (const std::string& a : addrs) {
+    o.addresses.push_back(parse_address(a));
+    known("addr", o.addresses.back().port);
+  }
+  for (const std::string& r : routes) {
+    o.routes.push_back(parse_route(r));
+    if (!o.routes.back().port.empty()) known("route", o.routes.back().port);
+  }
+  for (const std::string& f : route_files) {
+    auto [path, gws] = split_eq("route-file", f, "FILE=GW[,GW...]");
+    RouteFileOption rf{path, {}};
+    std::istringstream in(gws);
+    for (std::string g; std::getline(in, g, ',');) {
+      const auto a = Ipv4Addr::parse(g);
+      if (!a) throw bad("route-file", f, "'" + g + "' is not a gateway address");
+      rf.gateways.push_back(*a);
+    }
+    o.route_files.push_back(rf);
+  }
+  for (const std::string& n : neighs) {
+    auto [port, rest] = split_eq("neigh", n, "PORT=A.B.C.D,MAC");
+    known("neigh", port);
+    const size_t comma = rest.find(',');
+    const auto a = Ipv4Addr::parse(rest.substr(0, comma));
+    const auto mac =
+        comma == std::string::npos ? std::nullopt : MacAddr::parse(rest.substr(comma + 1));
+    if (!a || !mac) throw bad("neigh", n, "expected PORT=A.B.C.D,xx:xx:xx:xx:xx:xx");
+    o.neighbours.push_back({port, *a, *mac});
+  }
+  if (o.workers == 0 || o.workers > 64) throw std::invalid_argument("--workers must be 1-64");
+  static const char* levels[] = {"error", "warning", "info", "debug"};
+  bool level_ok = false;
+  for (const char* l : levels) level_ok |= o.log_level == l;
+  if (!level_ok)
+    throw std::invalid_argument("--log-level " + o.log_level +
+                                ": use error, warning, info or debug");
+  if (o.no_huge && o.memory_mb == 0) o.memory_mb = 1024;
+  return o;
+}
+
+}  // namespace sluice

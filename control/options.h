@@ -1,0 +1,66 @@
+// options.h — sluiced's options, from the command line and the config file (the same keys),
+// parsed and validated into typed values before DPDK starts, so bad input gets one clear
+// line and a non-zero exit without touching any port.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dataplane/dataplane.h"
+#include "dataplane/next_hop.h"
+#include "lpm/ipv4.h"
+
+namespace sluice {
+
+struct AddressOption {
+  std::string port;
+  Ipv4Addr addr;
+  unsigned len;
+};
+
+struct RouteOption {
+  Prefix prefix;
+  NextHopKind kind = NextHopKind::kForward;
+  Ipv4Addr gateway;  // 0.0.0.0: on-link
+  std::string port;  // "dev PORT", may be empty
+};
+
+struct RouteFileOption {
+  std::string path;
+  std::vector<Ipv4Addr> gateways;  // prefix i goes to gateways[hash(prefix) % n]
+};
+
+struct NeighOption {
+  std::string port;
+  Ipv4Addr addr;
+  MacAddr mac;
+};
+
+struct SluicedOptions {
+  std::vector<PortSpec> ports;
+  std::vector<AddressOption> addresses;
+  std::vector<RouteOption> routes;
+  std::vector<RouteFileOption> route_files;
+  std::vector<NeighOption> neighbours;
+  unsigned workers = 1;
+  std::string lcores;  // EAL --lcores; empty: control on the first CPU, workers on the next
+  bool no_huge = false;
+  unsigned memory_mb = 0;  // EAL -m; default 1024 with --no-huge
+  std::string file_prefix = "sluice";
+  std::string log_level = "warning";
+  std::vector<std::string> eal_extra;
+  double arp_reachable = 300;
+  uint64_t icmp_rate = 1000;
+  double exit_after = 0;  // seconds; 0 = run until SIGTERM/SIGINT (tests and benchmarks use it)
+};
+
+// Parses argv (and --config FILE). Returns nullopt after printing --help or --version.
+// Throws std::invalid_argument with a one-line message on bad input.
+std::optional<SluicedOptions> parse_sluiced_options(int argc, const char* const* argv);
+
+// Parsers for the option values (also used by the CLI later).
+RouteOption parse_route(const std::string& s);
+AddressOption parse_address(const std::string& s);
+
+}  // namespace sluice

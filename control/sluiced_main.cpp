@@ -1,0 +1,157 @@
+// sluiced_main.cpp — the sluice daemon: options, EAL, the dataplane, the static
+// configuration, then the control loop (ARP and timers) until SIGTERM/SIGINT.
+#include <rte_eal.h>
+#include <rte_lcore.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "control/options.h"
+#include "dataplane/dataplane.h"
+#include "lpm/route_file.h"
+
+namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+void on_signal(int) {
+  g_stop = 1;
+}
+
+std::vector<std::string> eal_args(const sluice::SluicedOptions& o, const char* argv0) {
+  std::vector<std::string> a{argv0, "--file-prefix", o.file_prefix};
+  if (!o.lcores.empty()) {
+    a.push_back("--lcores=" + o.lcores);
+  } else {
+    // Control on the first CPU we may run on, workers on the following ones (wrapping).
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    std::vector<int> cpus;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+      for (int c = 0; c < CPU_SETSIZE; ++c)
+        if (CPU_ISSET(c, &set)) cpus.push_back(c);
+    if (cpus.empty()) cpus.push_back(0);
+    std::string map;
+    for (unsigned i = 0; i <= o.workers; ++i) {
+      if (i) map.push_back(',');
+      map.append(std::to_string(i)).push_back('@');
+      map.append(std::to_string(cpus[i % cpus.size()]));
+    }
+    a.push_back("--lcores=" + map);
+  }
+  if (o.no_huge) a.push_back("--no-huge");
+  if (o.memory_mb) a.push_back("-m" + std::to_string(o.memory_mb));
+  bool pci = false;
+  for (const sluice::PortSpec& p : o.ports) {
+    if (p.kind == sluice::PortSpec::Kind::kPci) {
+      a.push_back("-a");
+      a.push_back(p.device);
+      pci = true;
+    }
+  }
+  if (!pci) a.push_back("--no-pci");
+  const int level = o.log_level == "error"     ? 4
+                    : o.log_level == "warning" ? 5
+                    : o.log_level == "info"    ? 7
+                                               : 8;
+  a.push_back("--log-level=" + std::to_string(level));
+  for (const std::string& e : o.eal_extra) a.push_back(e);
+  return a;
+}
+
+void configure(sluice::Dataplane& dp, const sluice::SluicedOptions& o) {
+  sluice::ForwardingState& fs = dp.state();
+  auto port_of = [&](const std::string& name) { return *fs.port_by_name(name); };
+  for (const sluice::AddressOption& a : o.addresses) {
+    const std::string err = fs.add_address(port_of(a.port), a.addr, a.len);
+    if (!err.empty())
+      throw std::invalid_argument("--addr " + a.port + "=" + a.addr.str() + "/" +
+                                  std::to_string(a.len) + ": " + err);
+  }
+  for (const sluice::NeighOption& n : o.neighbours)
+    dp.neighbours().add_static(port_of(n.port), n.addr, n.mac);
+  for (const sluice::RouteOption& r : o.routes) {
+    sluice::RouteTarget t;
+    t.kind = r.kind;
+    t.gateway = r.gateway;
+    if (!r.port.empty()) t.port = port_of(r.port);
+    const std::string err = fs.replace_route(r.prefix, t);
+    if (!err.empty()) throw std::invalid_argument("--route " + r.prefix.str() + ": " + err);
+  }
+  for (const sluice::RouteFileOption& f : o.route_files) {
+    const std::vector<sluice::Prefix> prefixes = sluice::lpm::read_prefix_file(f.path);
+    for (const sluice::Prefix& p : prefixes) {
+      sluice::RouteTarget t;
+      t.gateway =
+          f.gateways[sluice::lpm::synthetic_next_hop(p, static_cast<uint32_t>(f.gateways.size()))];
+      const std::string err = fs.replace_route(p, t);
+      if (!err.empty()) throw std::invalid_argument("--route-file " + f.path + ": " + err);
+    }
+    fprintf(stderr, "sluiced: %zu routes from %s\n", prefixes.size(), f.path.c_str());
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::optional<sluice::SluicedOptions> opts;
+  try {
+    opts = sluice::parse_sluiced_options(argc, argv);
+  } catch (const std::exception& e) {
+    fprintf(stderr, "sluiced: %s\n", e.what());
+    return 2;
+  }
+  if (!opts) return 0;
+  const sluice::SluicedOptions& o = *opts;
+
+  std::vector<std::string> args = eal_args(o, argv[0]);
+  std::vector<char*> cargs;
+  for (std::string& s : args) cargs.push_back(s.data());
+  if (rte_eal_init(static_cast<int>(cargs.size()), cargs.data()) < 0) {
+    fprintf(stderr,
+            "sluiced: DPDK EAL initialisation failed (try --no-huge, or reserve "
+            "hugepages: echo 512 > /proc/sys/vm/nr_hugepages)\n");
+    return 1;
+  }
+  int rc = 0;
+  try {
+    sluice::DataplaneConfig dc;
+    dc.ports = o.ports;
+    dc.workers = o.workers;
+    dc.neighbours.reachable_time = o.arp_reachable;
+    dc.icmp_errors_per_second = o.icmp_rate;
+    sluice::Dataplane dp(dc);
+    configure(dp, o);
+    dp.sync_xdp_local_addresses();
+    dp.register_telemetry();
+    std::signal(SIGTERM, on_signal);
+    std::signal(SIGINT, on_signal);
+    dp.start();
+    printf(
+        "sluiced: ready: %zu port(s), %u worker(s), %zu routes; counters: "
+        "dpdk-telemetry.py -f %s, then /sluice/stats\n",
+        dp.ports().size(), dp.workers(), dp.state().routes().size(), o.file_prefix.c_str());
+    fflush(stdout);
+    const double started = sluice::Dataplane::monotonic_seconds();
+    while (!g_stop) {
+      const double now = sluice::Dataplane::monotonic_seconds();
+      dp.service(now);
+      if (o.exit_after > 0 && now - started >= o.exit_after) break;
+      usleep(500);
+    }
+    dp.stop();
+    dp.service(sluice::Dataplane::monotonic_seconds() + 1);
+    printf("sluiced: stopping\n%s", dp.summary().c_str());
+    fflush(stdout);
+  } catch (const std::exception& e) {
+    fprintf(stderr, "sluiced: %s\n", e.what());
+    rc = 1;
+  }
+  rte_eal_cleanup();
+  return rc;
+}

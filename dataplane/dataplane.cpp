@@ -1,0 +1,375 @@
+// dataplane.cpp — assembly of the fast path and the control thread's share of it.
+#include "dataplane/dataplane.h"
+
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_graph.h>
+#include <rte_graph_worker.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_telemetry.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+#include "dataplane/packet_graph.h"
+#include "dataplane/packet_meta.h"
+#include "xdp/xdp_loader.h"
+
+namespace sluice {
+
+// lpm/'s grace-period hook, backed by the workers' QSBR domain.
+struct Dataplane::Grace final : lpm::GracePeriod {
+  explicit Grace(rte_rcu_qsbr* q) : qsbr(q) {}
+  uint64_t start() override { return rte_rcu_qsbr_start(qsbr); }
+  bool check(uint64_t token, bool wait) override {
+    return rte_rcu_qsbr_check(qsbr, token, wait) == 1;
+  }
+  rte_rcu_qsbr* qsbr;
+};
+
+namespace {
+
+std::atomic<bool>* g_running = nullptr;
+rte_rcu_qsbr* g_qsbr = nullptr;
+
+int worker_main(void* arg) {
+  auto* w = static_cast<WorkerContext*>(arg);
+  rte_rcu_qsbr_thread_register(g_qsbr, w->index);
+  rte_rcu_qsbr_thread_online(g_qsbr, w->index);
+  while (g_running->load(std::memory_order_relaxed)) {
+    rte_graph_walk(w->graph);
+    rte_rcu_qsbr_quiescent(g_qsbr, w->index);
+  }
+  rte_rcu_qsbr_thread_offline(g_qsbr, w->index);
+  rte_rcu_qsbr_thread_unregister(g_qsbr, w->index);
+  return 0;
+}
+
+std::string unique(const std::string& base) {
+  static std::atomic<unsigned> n{0};
+  return base + std::to_string(n++);
+}
+
+}  // namespace
+
+double Dataplane::monotonic_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+Dataplane::Dataplane(const DataplaneConfig& cfg) : cfg_(cfg) {
+  if (cfg_.workers == 0) throw std::invalid_argument("--workers must be at least 1");
+  if (cfg_.ports.empty()) throw std::invalid_argument("no --port given");
+  const unsigned nw = cfg_.workers;
+  if (cfg_.launch_workers) {
+    unsigned lc;
+    RTE_LCORE_FOREACH_WORKER(lc) {
+      if (lcores_.size() < nw) lcores_.push_back(lc);
+    }
+    if (lcores_.size() < nw)
+      throw std::runtime_error(std::to_string(nw) + " workers need " + std::to_string(nw + 1) +
+                               " lcores (one for control); EAL has " +
+                               std::to_string(rte_lcore_count()));
+  }
+  unsigned mbufs = cfg_.mbufs;
+  if (mbufs == 0)
+    mbufs = std::max<unsigned>(
+        8192, static_cast<unsigned>(cfg_.ports.size()) * nw * (cfg_.rx_desc + cfg_.tx_desc + 512) +
+                  nw * 4096);
+  pool_ = rte_pktmbuf_pool_create(unique("sluice-mbufs").c_str(), mbufs, 256, kPacketMetaSize,
+                                  RTE_MBUF_DEFAULT_BUF_SIZE, static_cast<int>(rte_socket_id()));
+  if (pool_ == nullptr)
+    throw std::runtime_error(std::string("cannot create the mbuf pool (") + std::to_string(mbufs) +
+                             " mbufs): " + rte_strerror(rte_errno) +
+                             "; give EAL more memory (-m) or hugepages");
+
+  const size_t qsz = rte_rcu_qsbr_get_memsize(nw);
+  qsbr_ = static_cast<rte_rcu_qsbr*>(rte_zmalloc("sluice-qsbr", qsz, RTE_CACHE_LINE_SIZE));
+  if (qsbr_ == nullptr || rte_rcu_qsbr_init(qsbr_, nw) != 0)
+    throw std::runtime_error("cannot set up the RCU domain");
+  grace_ = std::make_unique<Grace>(qsbr_);
+  ForwardingState::Config fc;
+  fc.max_next_hops = cfg_.max_next_hops;
+  fc.grace = grace_.get();
+  fs_ = std::make_unique<ForwardingState>(fc);
+
+  const std::string xdp_object = cfg_.xdp_object.empty() ? xdp::object_path() : cfg_.xdp_object;
+  try {
+    for (const PortSpec& spec : cfg_.ports) {
+      ports_.push_back(open_port(spec, static_cast<uint16_t>(nw), pool_, cfg_.rx_desc, cfg_.tx_desc,
+                                 xdp_object));
+      const OpenedPort& p = ports_.back();
+      fs_->add_port(p.name, p.ethdev, p.mac, p.mtu, p.kernel_twin);
+    }
+  } catch (...) {
+    for (const OpenedPort& p : ports_) close_port(p);
+    throw;
+  }
+
+  punt_ = rte_ring_create(unique("sluice-punt").c_str(), 4096, SOCKET_ID_ANY, RING_F_SC_DEQ);
+  notes_ = rte_ring_create_elem(unique("sluice-notes").c_str(), sizeof(ArpNote), 4096,
+                                SOCKET_ID_ANY, RING_F_SC_DEQ);
+  if (punt_ == nullptr || notes_ == nullptr) throw std::runtime_error("cannot create rings");
+
+  for (unsigned i = 0; i < nw; ++i) {
+    auto w = std::make_unique<WorkerContext>();
+    w->index = i;
+    w->fs = fs_.get();
+    w->punt = punt_;
+    w->notes = notes_;
+    w->pool = pool_;
+    w->icmp.per_second = cfg_.icmp_errors_per_second;
+    w->icmp.burst = cfg_.icmp_error_burst;
+    w->inject = rte_ring_create(unique("sluice-inject").c_str(), 1024, SOCKET_ID_ANY,
+                                RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (w->inject == nullptr) throw std::runtime_error("cannot create rings");
+    for (uint16_t p = 0; p < ports_.size(); ++p)
+      w->rx.push_back({ports_[p].ethdev, p, static_cast<uint16_t>(i)});
+    workers_.push_back(std::move(w));
+  }
+  for (auto& w : workers_) {
+    graph_names_.push_back(unique("sluice-w"));
+    PacketGraph::create(*w, graph_names_.back());
+  }
+  poll_registered_.assign(nw, false);
+  resolver_ = std::make_unique<NeighbourResolver>(
+      *fs_, pool_, cfg_.neighbours,
+      [this](rte_mbuf* m) { return rte_ring_sp_enqueue(workers_[0]->inject, m) == 0; });
+}
+
+Dataplane::~Dataplane() {
+  stop();
+  resolver_.reset();
+  void* m;
+  while (rte_ring_dequeue(punt_, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
+  for (auto& w : workers_) {
+    while (rte_ring_dequeue(w->inject, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
+    rte_ring_free(w->inject);
+  }
+  for (const std::string& g : graph_names_) rte_graph_destroy(rte_graph_from_name(g.c_str()));
+  for (const OpenedPort& p : ports_) close_port(p);
+  rte_ring_free(punt_);
+  rte_ring_free(notes_);
+  fs_.reset();
+  grace_.reset();
+  rte_free(qsbr_);
+  rte_mempool_free(pool_);
+}
+
+void Dataplane::start() {
+  if (!cfg_.launch_workers || running_) return;
+  running_ = true;
+  g_running = &running_;
+  g_qsbr = qsbr_;
+  for (size_t i = 0; i < workers_.size(); ++i)
+    if (rte_eal_remote_launch(worker_main, workers_[i].get(), lcores_[i]) != 0)
+      throw std::runtime_error("cannot launch worker on lcore " + std::to_string(lcores_[i]));
+}
+
+void Dataplane::stop() {
+  if (!running_) return;
+  running_ = false;
+  for (unsigned lc : lcores_) rte_eal_wait_lcore(lc);
+}
+
+void Dataplane::poll(unsigned w) {
+  if (!poll_registered_[w]) {
+    rte_rcu_qsbr_thread_register(qsbr_, w);
+    poll_registered_[w] = true;
+  }
+  rte_rcu_qsbr_thread_online(qsbr_, w);
+  rte_graph_walk(workers_[w]->graph);
+  rte_rcu_qsbr_quiescent(qsbr_, w);
+  rte_rcu_qsbr_thread_offline(qsbr_, w);
+}
+
+void Dataplane::service(double now) {
+  ArpNote notes[64];
+  unsigned n;
+  while ((n = rte_ring_sc_dequeue_burst_elem(notes_, notes, sizeof(ArpNote), 64, nullptr)) > 0)
+    for (unsigned i = 0; i < n; ++i) resolver_->on_note(notes[i], now);
+  void* punted[64];
+  while ((n = rte_ring_sc_dequeue_burst(punt_, punted, 64, nullptr)) > 0)
+    for (unsigned i = 0; i < n; ++i) resolver_->on_punted(static_cast<rte_mbuf*>(punted[i]), now);
+  if (now - last_tick_ >= 0.1 || now < last_tick_) {
+    last_tick_ = now;
+    resolver_->tick(now);
+    sync_xdp_local_addresses();
+    take_snapshot(now);
+  }
+}
+
+void Dataplane::take_snapshot(double) {
+  std::lock_guard<std::mutex> lk(snapshot_mu_);
+  snapshot_neigh_ = resolver_->counters();
+}
+
+NeighbourResolver::Counters Dataplane::neighbour_counters() const {
+  std::lock_guard<std::mutex> lk(snapshot_mu_);
+  return snapshot_neigh_;
+}
+
+void Dataplane::sync_xdp_local_addresses() {
+  std::vector<uint32_t> locals;
+  for (const InterfaceAddress& a : fs_->addresses()) {
+    locals.push_back(a.addr.be());
+    if (a.len < 31) {
+      const uint32_t mask = Prefix::mask_of(a.len);
+      locals.push_back(Ipv4Addr::from_host((a.addr.host() & mask) | ~mask).be());
+    }
+  }
+  std::sort(locals.begin(), locals.end());
+  if (locals == xdp_locals_) return;
+  for (const OpenedPort& p : ports_) {
+    if (!p.kernel_twin) continue;
+    try {
+      xdp::AttachedProgram(p.ifindex).set_local_addresses(locals);
+    } catch (const std::exception& e) {
+      fprintf(stderr, "sluiced: port %s: %s\n", p.name.c_str(), e.what());
+      return;  // retried at the next tick
+    }
+  }
+  xdp_locals_ = locals;
+}
+
+std::vector<NodeCounters> Dataplane::node_counters() const {
+  std::vector<NodeCounters> out;
+  for (const std::string& name : PacketGraph::node_names()) {
+    NodeCounters c{name};
+    for (const std::string& g : graph_names_) {
+      const rte_node* node = rte_graph_node_get_by_name(g.c_str(), name.c_str());
+      if (node == nullptr) continue;
+      c.objs += node->total_objs;
+      c.calls += node->total_calls;
+      c.cycles += node->total_cycles;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::vector<PortCounters> Dataplane::port_counters() const {
+  std::vector<PortCounters> out;
+  for (const OpenedPort& p : ports_) {
+    PortCounters c{p.name};
+    rte_eth_stats st{};
+    if (rte_eth_stats_get(p.ethdev, &st) == 0) {
+      c.rx_packets = st.ipackets;
+      c.rx_bytes = st.ibytes;
+      c.rx_missed = st.imissed;
+      c.rx_errors = st.ierrors;
+      c.rx_nombuf = st.rx_nombuf;
+      c.tx_packets = st.opackets;
+      c.tx_bytes = st.obytes;
+      c.tx_errors = st.oerrors;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+uint64_t Dataplane::forwarded() const {
+  uint64_t n = 0;
+  for (const auto& w : workers_) n += w->counters.forwarded.load(std::memory_order_relaxed);
+  return n;
+}
+
+std::string Dataplane::summary() const {
+  std::ostringstream s;
+  s << "ports:\n";
+  for (const PortCounters& p : port_counters())
+    s << "  " << p.name << ": rx " << p.rx_packets << " tx " << p.tx_packets << " rx-missed "
+      << p.rx_missed << " rx-errors " << p.rx_errors << " tx-errors " << p.tx_errors << "\n";
+  s << "forwarded: " << forwarded() << "\n";
+  s << "nodes (packets, cycles/packet):\n";
+  for (const NodeCounters& c : node_counters())
+    if (c.objs != 0) s << "  " << c.name << ": " << c.objs << ", " << (c.cycles / c.objs) << "\n";
+  const NeighbourResolver::Counters nc = neighbour_counters();
+  s << "arp: requests " << nc.requests_sent << " learned " << nc.replies_learned << " held "
+    << nc.held << " released " << nc.released << " dropped(queue-full " << nc.dropped_queue_full
+    << " unresolved " << nc.dropped_unresolved << ")\n";
+  return s.str();
+}
+
+// ---- DPDK telemetry: dpdk-telemetry.py -f PREFIX, then /sluice/stats etc. ----
+namespace {
+
+Dataplane* g_telemetry_dp = nullptr;
+
+int tel_stats(const char*, const char*, rte_tel_data* d) {
+  const Dataplane& dp = *g_telemetry_dp;
+  rte_tel_data_start_dict(d);
+  uint64_t rx = 0, tx = 0, dropped = 0;
+  for (const PortCounters& p : dp.port_counters()) {
+    rx += p.rx_packets;
+    tx += p.tx_packets;
+  }
+  rte_tel_data* drops = rte_tel_data_alloc();
+  rte_tel_data_start_dict(drops);
+  for (const NodeCounters& c : dp.node_counters()) {
+    if (c.name.rfind("drop-", 0) != 0) continue;
+    dropped += c.objs;
+    rte_tel_data_add_dict_u64(drops, c.name.c_str() + 5, c.objs);
+  }
+  rte_tel_data_add_dict_u64(d, "rx", rx);
+  rte_tel_data_add_dict_u64(d, "tx", tx);
+  rte_tel_data_add_dict_u64(d, "forwarded", dp.forwarded());
+  rte_tel_data_add_dict_u64(d, "dropped", dropped);
+  rte_tel_data_add_dict_container(d, "drops", drops, 0);
+  const NeighbourResolver::Counters nc = dp.neighbour_counters();
+  rte_tel_data_add_dict_u64(d, "arp_requests_sent", nc.requests_sent);
+  rte_tel_data_add_dict_u64(d, "arp_learned", nc.replies_learned);
+  rte_tel_data_add_dict_u64(d, "arp_dropped_queue_full", nc.dropped_queue_full);
+  rte_tel_data_add_dict_u64(d, "arp_dropped_unresolved", nc.dropped_unresolved);
+  return 0;
+}
+
+int tel_nodes(const char*, const char*, rte_tel_data* d) {
+  rte_tel_data_start_dict(d);
+  for (const NodeCounters& c : g_telemetry_dp->node_counters()) {
+    rte_tel_data* n = rte_tel_data_alloc();
+    rte_tel_data_start_dict(n);
+    rte_tel_data_add_dict_u64(n, "packets", c.objs);
+    rte_tel_data_add_dict_u64(n, "calls", c.calls);
+    rte_tel_data_add_dict_u64(n, "cycles", c.cycles);
+    rte_tel_data_add_dict_u64(n, "cycles_per_packet", c.objs ? c.cycles / c.objs : 0);
+    rte_tel_data_add_dict_container(d, c.name.c_str(), n, 0);
+  }
+  return 0;
+}
+
+int tel_ports(const char*, const char*, rte_tel_data* d) {
+  rte_tel_data_start_dict(d);
+  for (const PortCounters& p : g_telemetry_dp->port_counters()) {
+    rte_tel_data* n = rte_tel_data_alloc();
+    rte_tel_data_start_dict(n);
+    rte_tel_data_add_dict_u64(n, "rx_packets", p.rx_packets);
+    rte_tel_data_add_dict_u64(n, "rx_bytes", p.rx_bytes);
+    rte_tel_data_add_dict_u64(n, "rx_missed", p.rx_missed);
+    rte_tel_data_add_dict_u64(n, "rx_errors", p.rx_errors);
+    rte_tel_data_add_dict_u64(n, "rx_nombuf", p.rx_nombuf);
+    rte_tel_data_add_dict_u64(n, "tx_packets", p.tx_packets);
+    rte_tel_data_add_dict_u64(n, "tx_bytes", p.tx_bytes);
+    rte_tel_data_add_dict_u64(n, "tx_errors", p.tx_errors);
+    rte_tel_data_add_dict_container(d, p.name.c_str(), n, 0);
+  }
+  return 0;
+}
+
+}  // namespace
+
+void Dataplane::register_telemetry() {
+  g_telemetry_dp = this;
+  rte_telemetry_register_cmd("/sluice/stats", tel_stats,
+                             "sluice totals: rx, tx, forwarded, dropped and drops by reason");
+  rte_telemetry_register_cmd("/sluice/nodes", tel_nodes,
+                             "sluice graph nodes: packets, calls, cycles per packet");
+  rte_telemetry_register_cmd("/sluice/ports", tel_ports, "sluice per-port counters");
+}
+
+}  // namespace sluice

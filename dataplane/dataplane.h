@@ -1,0 +1,102 @@
+// dataplane.h — the assembled fast path: the mbuf pool, the ports, one rte_graph per worker,
+// the RCU domain (rte_rcu_qsbr) between the control thread and the workers, the rings between
+// them, and the control thread's periodic work (ARP). EAL must be initialised first.
+#pragma once
+
+#include <rte_rcu_qsbr.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "dataplane/forwarding_state.h"
+#include "dataplane/neighbours.h"
+#include "dataplane/ports.h"
+#include "dataplane/worker_context.h"
+
+namespace sluice {
+
+struct DataplaneConfig {
+  std::vector<PortSpec> ports;
+  unsigned workers = 1;
+  bool launch_workers = true;  // false: the caller drives the graphs with poll() (tests)
+  unsigned mbufs = 0;          // 0: sized from ports, queues and descriptors
+  uint16_t rx_desc = 1024, tx_desc = 1024;
+  uint32_t max_next_hops = 1u << 16;
+  NeighbourResolver::Config neighbours;
+  uint64_t icmp_errors_per_second = 1000, icmp_error_burst = 50;
+  std::string xdp_object;  // the AF_XDP ports' program; empty: xdp::object_path()
+};
+
+struct NodeCounters {
+  std::string name;
+  uint64_t objs = 0, calls = 0, cycles = 0;
+};
+
+struct PortCounters {
+  std::string name;
+  uint64_t rx_packets = 0, rx_bytes = 0, rx_missed = 0, rx_errors = 0, rx_nombuf = 0;
+  uint64_t tx_packets = 0, tx_bytes = 0, tx_errors = 0;
+};
+
+class Dataplane {
+ public:
+  explicit Dataplane(const DataplaneConfig& cfg);
+  ~Dataplane();
+  Dataplane(const Dataplane&) = delete;
+  Dataplane& operator=(const Dataplane&) = delete;
+
+  ForwardingState& state() { return *fs_; }
+  NeighbourResolver& neighbours() { return *resolver_; }
+  rte_mempool* pool() { return pool_; }
+  const std::vector<OpenedPort>& ports() const { return ports_; }
+  unsigned workers() const { return static_cast<unsigned>(workers_.size()); }
+
+  void start();  // launches each worker on its own lcore
+  void stop();
+  // One graph walk of worker `w` on the calling thread (launch_workers = false).
+  void poll(unsigned w = 0);
+  // The control thread's periodic work: ARP notes and punted packets, ARP timers, the XDP
+  // programs' view of the local addresses. `now` in seconds (tests inject their own clock).
+  void service(double now);
+  static double monotonic_seconds();
+
+  // Counters, summed over workers. Safe from any thread (the telemetry thread reads them).
+  std::vector<NodeCounters> node_counters() const;
+  std::vector<PortCounters> port_counters() const;
+  uint64_t forwarded() const;
+  NeighbourResolver::Counters neighbour_counters() const;
+  std::string summary() const;  // human-readable counters, as printed at exit
+
+  // Publishes the addresses the host owns to the AF_XDP ports' XDP programs.
+  void sync_xdp_local_addresses();
+  void register_telemetry();
+
+ private:
+  struct Grace;
+  void take_snapshot(double now);
+
+  DataplaneConfig cfg_;
+  rte_mempool* pool_ = nullptr;
+  rte_rcu_qsbr* qsbr_ = nullptr;
+  std::unique_ptr<Grace> grace_;
+  std::unique_ptr<ForwardingState> fs_;
+  std::vector<OpenedPort> ports_;
+  std::vector<std::unique_ptr<WorkerContext>> workers_;
+  std::vector<std::string> graph_names_;
+  std::vector<unsigned> lcores_;
+  rte_ring* punt_ = nullptr;
+  rte_ring* notes_ = nullptr;
+  std::unique_ptr<NeighbourResolver> resolver_;
+  std::atomic<bool> running_{false};
+  std::vector<bool> poll_registered_;
+  double last_tick_ = 0;
+  std::vector<uint32_t> xdp_locals_;  // what the XDP maps hold now
+
+  mutable std::mutex snapshot_mu_;  // the control thread publishes, telemetry reads
+  NeighbourResolver::Counters snapshot_neigh_;
+};
+
+}  // namespace sluice

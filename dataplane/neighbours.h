@@ -1,0 +1,84 @@
+// neighbours.h — ARP on the control thread: resolution of next hops (request, retry, timeout),
+// learning from what the workers saw (ArpNote), aging, and the small bounded queue of packets
+// that wait for each neighbour. It writes results through ForwardingState, so a resolved
+// neighbour is one next-hop word store for the workers.
+#pragma once
+
+#include <rte_mbuf.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "dataplane/forwarding_state.h"
+#include "dataplane/worker_context.h"
+
+namespace sluice {
+
+class NeighbourResolver {
+ public:
+  struct Config {
+    unsigned max_held = 4;          // packets held per unresolved neighbour
+    double retry_interval = 1.0;    // seconds between ARP requests
+    unsigned max_requests = 3;      // then the neighbour is unreachable
+    double failed_hold = 3.0;       // packets to a failed neighbour are dropped this long
+    double reachable_time = 300.0;  // an entry is re-probed after this long without news
+  };
+  struct Counters {
+    uint64_t requests_sent = 0, replies_learned = 0, held = 0, released = 0;
+    uint64_t dropped_queue_full = 0, dropped_unresolved = 0, dropped_no_next_hop = 0;
+    uint64_t dropped_no_mbuf = 0, dropped_inject_full = 0, expired = 0;
+  };
+  enum class State : uint8_t { kIncomplete, kReachable, kProbe, kFailed };
+  struct Entry {
+    uint16_t port;
+    Ipv4Addr ip;
+    MacAddr mac;
+    State state;
+    double age;  // seconds since last confirmed (reachable) or since created
+  };
+
+  // `inject` hands a frame to a worker (returns false if it could not).
+  NeighbourResolver(ForwardingState& fs, rte_mempool* pool, const Config& cfg,
+                    std::function<bool(rte_mbuf*)> inject);
+  ~NeighbourResolver();
+
+  void on_punted(rte_mbuf* m, double now);  // a packet whose next hop had no MAC
+  void on_note(const ArpNote& note, double now);
+  void tick(double now);  // retries, timeouts, aging
+  // Static entries (configuration): never aged.
+  void add_static(uint16_t port, Ipv4Addr ip, MacAddr mac);
+  void forget_port(uint16_t port);  // a port went down: its neighbours are gone
+
+  const Counters& counters() const { return counters_; }
+  std::vector<Entry> entries(double now) const;
+  static const char* state_name(State s);
+
+ private:
+  struct Neighbour {
+    MacAddr mac;
+    State state = State::kIncomplete;
+    unsigned requests = 0;
+    double next_action = 0;  // when to retry / give up / probe
+    double confirmed = 0;
+    bool is_static = false;
+    std::deque<rte_mbuf*> held;
+  };
+  using Key = std::pair<uint16_t, uint32_t>;
+
+  void send_request(uint16_t port, Ipv4Addr ip, const MacAddr* unicast);
+  void resolved(const Key& k, Neighbour& n, MacAddr mac, double now);
+  void drop_held(Neighbour& n);
+
+  ForwardingState& fs_;
+  rte_mempool* pool_;
+  Config cfg_;
+  std::function<bool(rte_mbuf*)> inject_;
+  std::map<Key, Neighbour> table_;
+  Counters counters_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,40 @@
+// port_tx.cpp — the port-tx node: sends each run of packets for the same port with one
+// rte_eth_tx_burst on this worker's own queue (no queue is shared, so no lock). What the
+// driver does not take is dropped and counted.
+#include <rte_ethdev.h>
+
+#include "dataplane/graph_nodes.h"
+#include "dataplane/packet_meta.h"
+#include "dataplane/worker_context.h"
+
+namespace sluice {
+namespace {
+
+uint16_t port_tx(rte_graph* graph, rte_node* node, void** objs, uint16_t n) {
+  const WorkerContext& w = worker_of(node);
+  auto** pkts = reinterpret_cast<rte_mbuf**>(objs);
+  uint16_t start = 0;
+  while (start < n) {
+    const uint16_t port = NextHopWord(meta(pkts[start]).next_hop_word).port();
+    uint16_t end = start + 1;
+    while (end < n && NextHopWord(meta(pkts[end]).next_hop_word).port() == port) ++end;
+    const uint16_t want = end - start;
+    uint16_t sent = rte_eth_tx_burst(w.fs->port(port).dpdk_port, static_cast<uint16_t>(w.index),
+                                     pkts + start, want);
+    if (sent < want) {  // one retry: AF_XDP completes TX asynchronously
+      sent += rte_eth_tx_burst(w.fs->port(port).dpdk_port, static_cast<uint16_t>(w.index),
+                               pkts + start + sent, want - sent);
+    }
+    if (sent < want) rte_node_enqueue(graph, node, 0, objs + start + sent, want - sent);
+    start = end;
+  }
+  return n;
+}
+
+}  // namespace
+
+NodeDef port_tx_node() {
+  return {"port-tx", port_tx, {"drop-port-tx-full"}};
+}
+
+}  // namespace sluice

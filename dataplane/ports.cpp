@@ -1,0 +1,153 @@
+// ports.cpp — opening ports. AF_XDP ports go through DPDK's own af_xdp driver (xdp_prog=
+// devarg): it loads sluice's program, creates one AF_XDP socket per queue over the mbuf pool's
+// memory and fills the program's xsks_map, so sluice keeps a single ethdev code path for every
+// kind of port. A program left behind by a killed sluiced is detached first.
+#include "dataplane/ports.h"
+
+#include <net/if.h>
+#include <rte_dev.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+
+#include <filesystem>
+#include <stdexcept>
+
+#include "xdp/xdp_loader.h"
+
+namespace sluice {
+namespace {
+
+std::runtime_error port_error(const std::string& name, const std::string& what) {
+  return std::runtime_error("port " + name + ": " + what);
+}
+
+unsigned kernel_queue_count(const std::string& ifname) {
+  unsigned rx = 0;
+  std::error_code ec;
+  for (const auto& e :
+       std::filesystem::directory_iterator("/sys/class/net/" + ifname + "/queues", ec))
+    if (e.path().filename().string().rfind("rx-", 0) == 0) ++rx;
+  return rx;
+}
+
+}  // namespace
+
+PortSpec PortSpec::parse(const std::string& spec) {
+  PortSpec p;
+  if (spec.empty()) throw std::invalid_argument("empty --port");
+  if (spec.rfind("pci:", 0) == 0) {
+    p.kind = Kind::kPci;
+    p.device = spec.substr(4);
+    p.name = p.device;
+    if (p.device.empty())
+      throw std::invalid_argument("--port pci: needs an address (pci:0000:03:00.0)");
+  } else if (spec.rfind("vdev:", 0) == 0) {
+    p.kind = Kind::kVdev;
+    p.device = spec.substr(5);
+    p.name = p.device.substr(0, p.device.find(','));
+    if (p.name.empty()) throw std::invalid_argument("--port vdev: needs a device (vdev:net_ring0)");
+  } else {
+    if (spec.size() >= IFNAMSIZ || spec.find_first_of("/: ,=") != std::string::npos)
+      throw std::invalid_argument("--port " + spec + ": not an interface name");
+    p.kind = Kind::kKernel;
+    p.device = spec;
+    p.name = spec;
+  }
+  return p;
+}
+
+OpenedPort open_port(const PortSpec& spec, uint16_t queues, rte_mempool* pool, uint16_t rx_desc,
+                     uint16_t tx_desc, const std::string& xdp_object) {
+  OpenedPort out{spec.name, 0, {}, 1500, false, 0, false};
+  std::string devname;
+  switch (spec.kind) {
+    case PortSpec::Kind::kKernel: {
+      out.ifindex = static_cast<int>(if_nametoindex(spec.device.c_str()));
+      if (out.ifindex == 0)
+        throw port_error(spec.name, "no such interface in this network namespace");
+      const unsigned kq = kernel_queue_count(spec.device);
+      if (kq != 0 && kq < queues)
+        throw port_error(spec.name, "has " + std::to_string(kq) + " queue(s) but " +
+                                        std::to_string(queues) +
+                                        " workers need one each (veth: ip link add ... "
+                                        "numrxqueues N numtxqueues N; NICs: ethtool -L)");
+      if (xdp::detach_stale(out.ifindex))
+        fprintf(stderr, "sluiced: port %s: removed the XDP program a previous sluiced left\n",
+                spec.name.c_str());
+      devname = "net_af_xdp_" + spec.device;
+      const std::string args = "iface=" + spec.device +
+                               ",start_queue=0,queue_count=" + std::to_string(queues) +
+                               ",xdp_prog=" + xdp_object;
+      if (rte_dev_probe((devname + "," + args).c_str()) != 0)
+        throw port_error(
+            spec.name, "cannot open AF_XDP on it (" + args + "); is another XDP program attached?");
+      out.kernel_twin = true;
+      out.created = true;
+      break;
+    }
+    case PortSpec::Kind::kVdev: {
+      devname = spec.name;
+      if (rte_dev_probe(spec.device.c_str()) != 0)
+        throw port_error(spec.name, "cannot create DPDK vdev '" + spec.device + "'");
+      out.created = true;
+      break;
+    }
+    case PortSpec::Kind::kPci: devname = spec.device; break;
+    case PortSpec::Kind::kEthdev: break;
+  }
+  uint16_t port = spec.ethdev;
+  if (spec.kind != PortSpec::Kind::kEthdev &&
+      rte_eth_dev_get_port_by_name(devname.c_str(), &port) != 0) {
+    if (spec.kind == PortSpec::Kind::kPci)
+      throw port_error(spec.name,
+                       "no DPDK device at this PCI address; bind the NIC to vfio-pci "
+                       "(dpdk-devbind.py -b vfio-pci " +
+                           spec.device + ")");
+    throw port_error(spec.name, "device did not appear");
+  }
+  out.ethdev = port;
+
+  rte_eth_dev_info info{};
+  if (rte_eth_dev_info_get(port, &info) != 0) throw port_error(spec.name, "no device info");
+  if (info.max_rx_queues < queues || info.max_tx_queues < queues)
+    throw port_error(spec.name, "supports " + std::to_string(info.max_rx_queues) + " RX / " +
+                                    std::to_string(info.max_tx_queues) + " TX queues; " +
+                                    std::to_string(queues) + " workers need that many");
+  rte_eth_conf conf{};
+  if (queues > 1 && info.flow_type_rss_offloads != 0) {
+    conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+    conf.rx_adv_conf.rss_conf.rss_hf =
+        (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP | RTE_ETH_RSS_TCP) & info.flow_type_rss_offloads;
+  }
+  int rc = rte_eth_dev_configure(port, queues, queues, &conf);
+  if (rc != 0) throw port_error(spec.name, std::string("configure: ") + rte_strerror(-rc));
+  rte_eth_dev_adjust_nb_rx_tx_desc(port, &rx_desc, &tx_desc);
+  const int socket = rte_eth_dev_socket_id(port) < 0 ? 0 : rte_eth_dev_socket_id(port);
+  for (uint16_t q = 0; q < queues; ++q) {
+    rc = rte_eth_rx_queue_setup(port, q, rx_desc, socket, nullptr, pool);
+    if (rc != 0)
+      throw port_error(spec.name, "RX queue " + std::to_string(q) + ": " + rte_strerror(-rc));
+    rc = rte_eth_tx_queue_setup(port, q, tx_desc, socket, nullptr);
+    if (rc != 0)
+      throw port_error(spec.name, "TX queue " + std::to_string(q) + ": " + rte_strerror(-rc));
+  }
+  rc = rte_eth_dev_start(port);
+  if (rc != 0) throw port_error(spec.name, std::string("start: ") + rte_strerror(-rc));
+  rte_ether_addr mac{};
+  rte_eth_macaddr_get(port, &mac);
+  out.mac = MacAddr::from_bytes(mac.addr_bytes);
+  uint16_t mtu = 1500;
+  if (rte_eth_dev_get_mtu(port, &mtu) == 0) out.mtu = mtu;
+  return out;
+}
+
+void close_port(const OpenedPort& p) {
+  rte_eth_dev_info info{};
+  rte_eth_dev_info_get(p.ethdev, &info);
+  rte_eth_dev_stop(p.ethdev);
+  rte_eth_dev_close(p.ethdev);
+  // Devices sluice created (AF_XDP, vdev) are removed, so the same name can be opened again.
+  if (p.created && info.device != nullptr) rte_dev_remove(info.device);
+}
+
+}  // namespace sluice

@@ -1,0 +1,87 @@
+// worker_context.h — what one worker's nodes share: the tables they read, the rings to and
+// from the control thread, its queues, and its counters. A node finds it through node->ctx.
+#pragma once
+
+#include <rte_cycles.h>
+#include <rte_graph.h>
+#include <rte_graph_worker.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "dataplane/forwarding_state.h"
+
+namespace sluice {
+
+struct RxQueue {
+  uint16_t dpdk_port;
+  uint16_t port;  // sluice port index
+  uint16_t queue;
+};
+
+// Worker -> control: what an ARP packet said (16 bytes, through an rte_ring of elements).
+struct ArpNote {
+  uint32_t sender_be;
+  uint8_t sender_mac[6];
+  uint8_t port;
+  uint8_t op;      // 1 request, 2 reply
+  uint8_t for_us;  // the target address is ours on the port it came in on
+  uint8_t reserved[3];
+};
+static_assert(sizeof(ArpNote) == 16);
+
+// Token bucket for ICMP errors (RFC 1812 4.3.2.8): per worker, so no shared state.
+struct IcmpLimiter {
+  uint64_t tokens_x1k = 0;  // thousandths of a token
+  uint64_t last_tsc = 0;
+  uint64_t per_second = 1000;
+  uint64_t burst = 50;
+  bool allow() {
+    const uint64_t now = rte_rdtsc();
+    const uint64_t hz = rte_get_tsc_hz();
+    const uint64_t cap = burst * 1000;
+    if (last_tsc == 0)
+      tokens_x1k = cap;
+    else
+      tokens_x1k += (now - last_tsc) * per_second * 1000 / hz;
+    if (tokens_x1k > cap) tokens_x1k = cap;
+    last_tsc = now;
+    if (tokens_x1k < 1000) return false;
+    tokens_x1k -= 1000;
+    return true;
+  }
+};
+
+// Counters a worker owns alone; others read them relaxed.
+struct WorkerCounters {
+  std::atomic<uint64_t> forwarded{0};
+  std::atomic<uint64_t> arp_notes_lost{0};
+  std::atomic<uint64_t> fragments_made{0};
+  void add(std::atomic<uint64_t>& c, uint64_t n) {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+};
+
+struct WorkerContext {
+  unsigned index = 0;  // also the TX queue this worker uses on every port
+  const ForwardingState* fs = nullptr;
+  std::vector<RxQueue> rx;
+  rte_ring* punt = nullptr;    // packets waiting for a neighbour (multi-producer)
+  rte_ring* notes = nullptr;   // ArpNote elements (multi-producer)
+  rte_ring* inject = nullptr;  // control -> this worker: frames to send
+  rte_mempool* pool = nullptr;
+  rte_graph* graph = nullptr;
+  IcmpLimiter icmp;
+  WorkerCounters counters;
+};
+
+inline WorkerContext& worker_of(const rte_node* node) {
+  WorkerContext* w;
+  __builtin_memcpy(&w, node->ctx, sizeof w);
+  return *w;
+}
+
+}  // namespace sluice

@@ -1,0 +1,233 @@
+# tests/netns/lib.sh — sourced by the netns tests and scripts/demo: builds the gen -- rtr -- sink
+# topology in network namespaces of its own, starts and stops sluiced in rtr, reads counters.
+#
+#   gen  g0 10.1.0.2/24 ---- r0 10.1.0.1/24  rtr  r1 10.2.0.1/24 ---- s0 10.2.0.2/24  sink
+#                                                  (r1 and s0: MTU 1400)
+#
+# rtr's kernel holds the same addresses and forwards (ip_forward=1), so it is the router when
+# sluiced is not running, and takes over when sluiced dies (the XDP program fails open).
+# SL_QUEUES=N gives each veth N queues (default 1), for sluiced --workers N.
+# Nothing here touches the root namespace: the veth pairs are created inside the namespaces,
+# and every name carries SL_ID (default: the PID of the sourcing shell), so runs never collide.
+# shellcheck shell=bash
+
+SL_ID="${SL_ID:-$$}"
+GEN="sl-gen-$SL_ID"
+RTR="sl-rtr-$SL_ID"
+SINK="sl-sink-$SL_ID"
+SL_NAMESPACES=("$GEN" "$RTR" "$SINK")
+
+GEN_IP=10.1.0.2
+R0_IP=10.1.0.1
+R1_IP=10.2.0.1
+SINK_IP=10.2.0.2
+R1_MTU=1400
+
+SLUICED_PREFIX="sl-$SL_ID"  # DPDK --file-prefix: the telemetry socket is /var/run/dpdk/<it>/
+SLUICED_PID=""
+SLUICED_LOG=""
+SL_TMP=""
+SL_BG_PIDS=()  # other background processes started here, killed by topo_down
+
+in_gen() { ip netns exec "$GEN" "$@"; }
+in_rtr() { ip netns exec "$RTR" "$@"; }
+in_sink() { ip netns exec "$SINK" "$@"; }
+
+sl_log() { printf '# %s\n' "$*" >&2; }
+
+# Exits with meson's skip code when this machine cannot run the tests (not root, no netns).
+netns_require() {
+  local t
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "1..0 # SKIP needs root (network namespaces)"
+    exit 77
+  fi
+  for t in ip ethtool ping traceroute tracepath iperf3 python3 timeout; do
+    if ! command -v "$t" >/dev/null 2>&1; then
+      echo "1..0 # SKIP $t is not installed (scripts/test installs it)"
+      exit 77
+    fi
+  done
+  local probe="sl-probe-$SL_ID"
+  if ! ip netns add "$probe" 2>/dev/null; then
+    echo "1..0 # SKIP ip netns is unavailable here"
+    exit 77
+  fi
+  ip netns del "$probe"
+}
+
+# topo_trap: topo_down runs on any exit, including Ctrl-C and kill.
+topo_trap() {
+  trap topo_down EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+# topo_reap: removes what an earlier run left behind when it was killed with SIGKILL (no trap
+# ran): namespaces and DPDK runtime dirs named after a PID that no longer runs. Processes still
+# inside such a namespace are left alone; the namespace goes away when they end.
+topo_reap() {
+  local n pid
+  for n in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+    [[ "$n" =~ ^sl-(gen|rtr|sink)-([0-9]+)$ ]] || continue
+    pid="${BASH_REMATCH[2]}"
+    if [ "$pid" = "$SL_ID" ] || kill -0 "$pid" 2>/dev/null; then continue; fi
+    sl_log "removing namespace $n, left by an earlier run"
+    ip netns del "$n" 2>/dev/null || true
+  done
+  for n in /var/run/dpdk/sl-*; do
+    [[ "$n" =~ /sl-([0-9]+)$ ]] || continue
+    pid="${BASH_REMATCH[1]}"
+    if [ "$pid" = "$SL_ID" ] || kill -0 "$pid" 2>/dev/null; then continue; fi
+    rm -rf "$n"
+  done
+}
+
+topo_up() {
+  topo_reap
+  SL_TMP="$(mktemp -d "/tmp/sl-netns-$SL_ID.XXXXXX")"
+  local ns
+  for ns in "${SL_NAMESPACES[@]}"; do
+    ip netns add "$ns"
+    ip -n "$ns" link set lo up
+    # IPv4 only: keeps IPv6 autoconfiguration chatter out of the counters of both modes.
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+      net.ipv6.conf.default.disable_ipv6=1
+  done
+  # Each pair is created inside rtr with its peer placed straight into gen or sink.
+  # SL_QUEUES: queues per veth, for sluiced --workers N (an AF_XDP socket per queue).
+  local q="numtxqueues ${SL_QUEUES:-1} numrxqueues ${SL_QUEUES:-1}"
+  # shellcheck disable=SC2086  # $q is two options
+  ip -n "$RTR" link add r0 $q type veth peer name g0 $q netns "$GEN"
+  # shellcheck disable=SC2086
+  ip -n "$RTR" link add r1 $q type veth peer name s0 $q netns "$SINK"
+  ip -n "$RTR" link set r1 mtu "$R1_MTU"
+  ip -n "$SINK" link set s0 mtu "$R1_MTU"
+
+  # veth hands frames with unfinished L4 checksums (CHECKSUM_PARTIAL) to XDP, which a router
+  # in user space cannot finish; the senders compute them instead, in both modes alike.
+  in_gen ethtool -K g0 tx off >/dev/null
+  in_sink ethtool -K s0 tx off >/dev/null
+
+  ip -n "$GEN" addr add "$GEN_IP/24" dev g0
+  ip -n "$RTR" addr add "$R0_IP/24" dev r0
+  ip -n "$RTR" addr add "$R1_IP/24" dev r1
+  ip -n "$SINK" addr add "$SINK_IP/24" dev s0
+  ip -n "$GEN" link set g0 up
+  ip -n "$RTR" link set r0 up
+  ip -n "$RTR" link set r1 up
+  ip -n "$SINK" link set s0 up
+  ip -n "$GEN" route add default via "$R0_IP"
+  ip -n "$SINK" route add default via "$R1_IP"
+  in_rtr sysctl -qw net.ipv4.ip_forward=1
+}
+
+topo_down() {
+  local rc=$? ns p
+  sluiced_stop >/dev/null 2>&1 || true
+  for p in "${SL_BG_PIDS[@]}"; do
+    { kill -9 "$p" && wait "$p"; } 2>/dev/null || true
+  done
+  for ns in "${SL_NAMESPACES[@]}"; do
+    [ -e "/run/netns/$ns" ] || continue
+    # Whatever still runs in our own namespaces was started by us (iperf3 -s, ping, ...).
+    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
+    ip netns del "$ns" 2>/dev/null || true
+  done
+  rm -rf "/var/run/dpdk/$SLUICED_PREFIX"
+  [ -z "$SL_TMP" ] || rm -rf "$SL_TMP"
+  return "$rc"
+}
+
+# sluiced_start SLUICED [extra options...]: starts sluiced in rtr on r0 and r1 and waits up to
+# 30 s for its "sluiced: ready" line. On failure prints its log and returns 1.
+sluiced_start() {
+  local exe="$1"
+  shift
+  [ -n "$SL_TMP" ] || SL_TMP="$(mktemp -d "/tmp/sl-netns-$SL_ID.XXXXXX")"
+  SLUICED_LOG="$SL_TMP/sluiced.$(date +%s%N).log"
+  : >"$SLUICED_LOG"
+  # ip netns exec execs sluiced, so $! is sluiced's own PID.
+  ip netns exec "$RTR" "$exe" --port r0 --port r1 \
+    --addr "r0=$R0_IP/24" --addr "r1=$R1_IP/24" \
+    --no-huge --file-prefix "$SLUICED_PREFIX" "$@" >"$SLUICED_LOG" 2>&1 &
+  SLUICED_PID=$!
+  local i
+  for ((i = 0; i < 300; i++)); do
+    if grep -q 'sluiced: ready' "$SLUICED_LOG"; then return 0; fi
+    if ! kill -0 "$SLUICED_PID" 2>/dev/null; then
+      wait "$SLUICED_PID"
+      sl_log "sluiced exited with status $? before it was ready; its log:"
+      sed 's/^/#   /' "$SLUICED_LOG" >&2
+      SLUICED_PID=""
+      return 1
+    fi
+    sleep 0.1
+  done
+  sl_log "sluiced was not ready after 30 s; its log:"
+  sed 's/^/#   /' "$SLUICED_LOG" >&2
+  sluiced_kill9
+  return 1
+}
+
+# sluiced_stop: SIGTERM (clean exit), SIGKILL after 10 s. Returns sluiced's exit status.
+sluiced_stop() {
+  [ -n "$SLUICED_PID" ] || return 0
+  local pid="$SLUICED_PID" i rc=0
+  SLUICED_PID=""
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    sl_log "sluiced did not exit 10 s after SIGTERM; killing it"
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null
+    return 1
+  fi
+  wait "$pid" 2>/dev/null || rc=$?
+  return "$rc"
+}
+
+# sluiced_kill9: the crash case. The XDP program stays attached to r0/r1 (fail-open).
+sluiced_kill9() {
+  [ -n "$SLUICED_PID" ] || return 0
+  kill -9 "$SLUICED_PID" 2>/dev/null || true
+  wait "$SLUICED_PID" 2>/dev/null || true
+  SLUICED_PID=""
+}
+
+# rtr_snmp FIELD: an Ip: counter of rtr's kernel (/proc/net/snmp is per netns), e.g.
+# ForwDatagrams, the packets the kernel forwarded.
+rtr_snmp() {
+  # shellcheck disable=SC2016  # an awk program, not shell
+  in_rtr awk -v f="$1" '$1 == "Ip:" {
+      if (!hdr) { for (i = 2; i <= NF; i++) col[$i] = i; hdr = 1 }
+      else if (f in col) print $col[f] }' /proc/net/snmp
+}
+rtr_forw() { rtr_snmp ForwDatagrams; }
+
+# sluice_stats: sluiced's /sluice/stats telemetry as one line of JSON (empty when unreachable).
+sluice_stats() {
+  echo /sluice/stats | timeout 5 dpdk-telemetry.py -f "$SLUICED_PREFIX" 2>/dev/null |
+    grep '^{' | tail -n 1
+}
+
+# sluice_stat KEY: one counter of /sluice/stats (KEY may be dotted: drops.no-route); prints
+# nothing when sluiced or the key is not there.
+sluice_stat() {
+  sluice_stats | python3 -c '
+import json, sys
+try:
+    v = json.load(sys.stdin)["/sluice/stats"]
+    for k in sys.argv[1].split("."):
+        v = v[k]
+    print(v)
+except Exception:
+    pass
+' "$1"
+}
+
+# bg_track PID: kill PID in topo_down if it still runs.
+bg_track() { SL_BG_PIDS+=("$1"); }

@@ -1,0 +1,238 @@
+// xdp_loader.cpp — finding sluice's XDP program on an interface and talking to its maps, all
+// through libbpf's low-level calls (netlink query, object ids); see xdp_loader.h.
+#include "xdp/xdp_loader.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#ifndef SLUICE_XDP_OBJECT_DEFAULT
+#error "SLUICE_XDP_OBJECT_DEFAULT (the built sluice_xdp.bpf.o) must come from xdp/meson.build"
+#endif
+
+namespace sluice::xdp {
+namespace {
+
+// libbpf 1.x returns -errno.
+std::string err_text(int err) {
+  return std::strerror(err < 0 ? -err : err);
+}
+
+std::string describe(int ifindex) {
+  char name[IF_NAMESIZE] = {};
+  std::string out = "interface ";
+  out += if_indextoname(static_cast<unsigned>(ifindex), name) ? name : "?";
+  return out + " (ifindex " + std::to_string(ifindex) + ")";
+}
+
+[[noreturn]] void fail(const std::string& what, const std::string& msg) {
+  throw std::runtime_error(what + ": " + msg);
+}
+
+// One program attached to an interface, with the mode flag that addresses it for detaching.
+struct Attached {
+  uint32_t id;
+  uint32_t mode_flag;
+};
+
+std::vector<Attached> attached_programs(int ifindex, const std::string& what) {
+  bpf_xdp_query_opts q{};
+  q.sz = sizeof q;
+  if (const int err = bpf_xdp_query(ifindex, 0, &q); err != 0)
+    fail(what, "cannot query its XDP program: " + err_text(err));
+  // Per mode: a netdev can hold a native and a generic program at once (XDP_ATTACHED_MULTI).
+  std::vector<Attached> out;
+  if (q.drv_prog_id != 0) out.push_back({q.drv_prog_id, XDP_FLAGS_DRV_MODE});
+  if (q.skb_prog_id != 0) out.push_back({q.skb_prog_id, XDP_FLAGS_SKB_MODE});
+  if (q.hw_prog_id != 0) out.push_back({q.hw_prog_id, XDP_FLAGS_HW_MODE});
+  return out;
+}
+
+bpf_prog_info prog_info(int fd, const std::string& what) {
+  bpf_prog_info info{};
+  uint32_t len = sizeof info;
+  if (const int err = bpf_obj_get_info_by_fd(fd, &info, &len); err != 0)
+    fail(what, "cannot read its XDP program's info: " + err_text(err));
+  return info;
+}
+
+// The attached program with sluice's name, opened; an empty Fd if it is gone (detached
+// between the query and the open) or is someone else's (its name in *foreign).
+Fd open_if_sluice(uint32_t id, const std::string& what, std::string* foreign) {
+  Fd fd(bpf_prog_get_fd_by_id(id));
+  if (!fd) {
+    if (errno == ENOENT) return {};
+    fail(what, "cannot open its XDP program (id " + std::to_string(id) + "): " + err_text(errno));
+  }
+  const bpf_prog_info info = prog_info(fd.get(), what);
+  if (std::strncmp(info.name, SLUICE_XDP_PROG_NAME, sizeof info.name) != 0) {
+    if (foreign) *foreign = info.name;
+    return {};
+  }
+  return fd;
+}
+
+}  // namespace
+
+Fd& Fd::operator=(Fd&& o) noexcept {
+  if (this != &o) reset(o.release());
+  return *this;
+}
+
+void Fd::reset(int fd) {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+}
+
+std::string object_path() {
+  if (const char* env = std::getenv("SLUICE_XDP_OBJECT"); env && *env) return env;
+  return SLUICE_XDP_OBJECT_DEFAULT;
+}
+
+bool detach_stale(int ifindex) {
+  const std::string what = describe(ifindex);
+  bool detached = false;
+  for (const Attached& a : attached_programs(ifindex, what)) {
+    const Fd prog = open_if_sluice(a.id, what, nullptr);
+    if (!prog) continue;
+    // old_prog_fd makes it a compare-and-swap (XDP_FLAGS_REPLACE): if another program took
+    // its place since the query, that one stays.
+    bpf_xdp_attach_opts opts{};
+    opts.sz = sizeof opts;
+    opts.old_prog_fd = prog.get();
+    if (const int err = bpf_xdp_detach(ifindex, a.mode_flag, &opts); err != 0)
+      fail(what, "cannot detach the XDP program a previous sluiced left (id " +
+                     std::to_string(a.id) + "): " + err_text(err));
+    detached = true;
+  }
+  return detached;
+}
+
+AttachedProgram::AttachedProgram(int ifindex) : ifindex_(ifindex), what_(describe(ifindex)) {
+  const std::vector<Attached> attached = attached_programs(ifindex, what_);
+  if (attached.empty()) fail(what_, "no XDP program attached (is its AF_XDP port open?)");
+  std::string foreign;
+  for (const Attached& a : attached) {
+    prog_ = open_if_sluice(a.id, what_, &foreign);
+    if (prog_) {
+      prog_id_ = a.id;
+      break;
+    }
+  }
+  if (!prog_) {
+    if (foreign.empty()) fail(what_, "its XDP program went away");
+    fail(what_, "the attached XDP program is '" + foreign + "', not " SLUICE_XDP_PROG_NAME);
+  }
+
+  // Two passes: the count first, then the ids.
+  const uint32_t nr_maps = prog_info(prog_.get(), what_).nr_map_ids;
+  std::vector<uint32_t> map_ids(nr_maps);
+  bpf_prog_info info{};
+  info.nr_map_ids = nr_maps;
+  info.map_ids = reinterpret_cast<uintptr_t>(map_ids.data());
+  uint32_t len = sizeof info;
+  if (const int err = bpf_obj_get_info_by_fd(prog_.get(), &info, &len); err != 0)
+    fail(what_, "cannot list the maps of its XDP program: " + err_text(err));
+  map_ids.resize(std::min(nr_maps, info.nr_map_ids));
+
+  for (const uint32_t id : map_ids) {
+    Fd fd(bpf_map_get_fd_by_id(id));
+    if (!fd) fail(what_, "cannot open map id " + std::to_string(id) + ": " + err_text(errno));
+    bpf_map_info mi{};
+    uint32_t mlen = sizeof mi;
+    if (const int err = bpf_obj_get_info_by_fd(fd.get(), &mi, &mlen); err != 0)
+      fail(what_, "cannot read map id " + std::to_string(id) + ": " + err_text(err));
+    if (std::strncmp(mi.name, SLUICE_XDP_LOCAL_MAP, sizeof mi.name) == 0) {
+      if (mi.type != BPF_MAP_TYPE_HASH || mi.key_size != sizeof(sluice_xdp_local_key) ||
+          mi.value_size != sizeof(sluice_xdp_local_value))
+        fail(what_, "map " SLUICE_XDP_LOCAL_MAP " has an unexpected layout (stale object?)");
+      local_ = std::move(fd);
+    } else if (std::strncmp(mi.name, SLUICE_XDP_STATS_MAP, sizeof mi.name) == 0) {
+      if (mi.type != BPF_MAP_TYPE_PERCPU_ARRAY || mi.key_size != sizeof(uint32_t) ||
+          mi.value_size != sizeof(uint64_t))
+        fail(what_, "map " SLUICE_XDP_STATS_MAP " has an unexpected layout (stale object?)");
+      stats_ = std::move(fd);
+    }
+  }
+  if (!local_ || !stats_)
+    fail(what_, "its " SLUICE_XDP_PROG_NAME " program lacks the " SLUICE_XDP_LOCAL_MAP
+                " or " SLUICE_XDP_STATS_MAP " map (stale object?)");
+}
+
+void AttachedProgram::set_local_addresses(std::span<const uint32_t> addrs_be) {
+  replace_local_addresses(local_.get(), addrs_be, what_);
+}
+
+Stats AttachedProgram::stats() const {
+  return read_stats(stats_.get(), what_);
+}
+
+void replace_local_addresses(int fd, std::span<const uint32_t> addrs_be, const std::string& what) {
+  std::vector<uint32_t> want(addrs_be.begin(), addrs_be.end());
+  std::sort(want.begin(), want.end());
+  want.erase(std::unique(want.begin(), want.end()), want.end());
+  if (want.size() > SLUICE_XDP_LOCAL_MAX)
+    fail(what, std::to_string(want.size()) +
+                   " host addresses, the XDP map " SLUICE_XDP_LOCAL_MAP " holds at most " +
+                   std::to_string(SLUICE_XDP_LOCAL_MAX));
+
+  std::vector<uint32_t> have;
+  uint32_t key = 0;
+  const uint32_t* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &key) == 0) {
+    have.push_back(key);
+    prev = &have.back();
+  }
+  // Stale entries out first (so the map never overflows mid-change), then the new set in;
+  // an address in both is never missing.
+  for (const uint32_t a : have) {
+    if (std::binary_search(want.begin(), want.end(), a)) continue;
+    if (const int err = bpf_map_delete_elem(fd, &a); err != 0 && err != -ENOENT)
+      fail(what, "cannot remove a host address from " SLUICE_XDP_LOCAL_MAP ": " + err_text(err));
+  }
+  const sluice_xdp_local_value present = SLUICE_XDP_LOCAL_PRESENT;
+  for (const uint32_t a : want)
+    if (const int err = bpf_map_update_elem(fd, &a, &present, BPF_ANY); err != 0)
+      fail(what, "cannot add a host address to " SLUICE_XDP_LOCAL_MAP ": " + err_text(err));
+}
+
+Stats read_stats(int fd, const std::string& what) {
+  const int ncpus = libbpf_num_possible_cpus();
+  if (ncpus <= 0) fail(what, "cannot count the possible CPUs: " + err_text(ncpus));
+  std::vector<uint64_t> per_cpu(static_cast<std::size_t>(ncpus));
+  Stats out{};
+  for (uint32_t i = 0; i < kStatCount; ++i) {
+    if (const int err = bpf_map_lookup_elem(fd, &i, per_cpu.data()); err != 0) {
+      if (err == -ENOENT) continue;  // an older object with fewer counters
+      fail(what, "cannot read " SLUICE_XDP_STATS_MAP ": " + err_text(err));
+    }
+    for (const uint64_t v : per_cpu) out[i] += v;
+  }
+  return out;
+}
+
+const char* stat_name(unsigned index) {
+  switch (index) {
+    case SLUICE_XDP_TO_FASTPATH_IPV4: return "to_fastpath_ipv4";
+    case SLUICE_XDP_TO_FASTPATH_ARP: return "to_fastpath_arp";
+    case SLUICE_XDP_TO_FASTPATH_LOCAL_ECHO: return "to_fastpath_local_echo";
+    case SLUICE_XDP_TO_FASTPATH_MALFORMED: return "to_fastpath_malformed";
+    case SLUICE_XDP_TO_KERNEL_LOCAL: return "to_kernel_local";
+    case SLUICE_XDP_TO_KERNEL_MULTICAST: return "to_kernel_multicast";
+    case SLUICE_XDP_TO_KERNEL_BROADCAST: return "to_kernel_broadcast";
+    case SLUICE_XDP_TO_KERNEL_NON_IPV4: return "to_kernel_non_ipv4";
+    case SLUICE_XDP_TO_KERNEL_RUNT: return "to_kernel_runt";
+    default: return "unknown";
+  }
+}
+
+}  // namespace sluice::xdp

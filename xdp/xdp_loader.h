@@ -1,0 +1,92 @@
+// xdp_loader.h — the C++ side of sluice's XDP program (xdp/sluice_xdp.bpf.c): where the built
+// object is, removing an instance a killed sluiced left attached, and the maps of the instance
+// DPDK's af_xdp driver attached (host addresses in, decision counters out). Loading and
+// attaching themselves are the driver's job (devargs xdp_prog=). Errors throw
+// std::runtime_error naming the interface.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "xdp/sluice_xdp.h"
+
+namespace sluice::xdp {
+
+inline constexpr std::size_t kStatCount = SLUICE_XDP_STAT_COUNT;
+using Stats = std::array<uint64_t, kStatCount>;  // indexed by enum sluice_xdp_stat
+
+// The object to hand the driver: $SLUICE_XDP_OBJECT if set and not empty, else the path the
+// build wrote it to.
+std::string object_path();
+
+// If the program attached to ifindex (any mode) is sluice's own (named SLUICE_XDP_PROG_NAME),
+// detach it so the driver can attach a fresh one (it refuses to replace a program). A sluiced
+// killed with -9 leaves its program behind; harmless meanwhile since with no socket bound it
+// passes everything to the kernel. Returns true if it detached something; leaves foreign
+// programs alone and returns false.
+bool detach_stale(int ifindex);
+
+// A file descriptor owned by exactly one object.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& o) noexcept : fd_(o.release()) {}
+  Fd& operator=(Fd&& o) noexcept;
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { reset(); }
+
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+  int release() {
+    const int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  void reset(int fd = -1);
+
+ private:
+  int fd_ = -1;
+};
+
+// The maps of the sluice_xdp program attached to an interface, found through the program's map
+// ids. Holds fds, not the attachment: the program may be detached meanwhile (the maps then
+// outlive it while this object lives, harmlessly).
+class AttachedProgram {
+ public:
+  // Throws if no program, or a program that is not sluice's, is attached to ifindex.
+  explicit AttachedProgram(int ifindex);
+
+  // Replaces the whole set of host-owned addresses (network byte order; duplicates are fine,
+  // at most SLUICE_XDP_LOCAL_MAX distinct). An address in both the old and the new set is never
+  // missing meanwhile.
+  void set_local_addresses(std::span<const uint32_t> addrs_be);
+  // The decision counters, summed over CPUs.
+  Stats stats() const;
+
+  int ifindex() const { return ifindex_; }
+  uint32_t prog_id() const { return prog_id_; }
+
+ private:
+  int ifindex_;
+  std::string what_;  // "interface NAME (ifindex N)", for messages
+  uint32_t prog_id_ = 0;
+  Fd prog_;
+  Fd local_;
+  Fd stats_;
+};
+
+// The same map operations on fds the caller holds (the unit test loads the object without
+// attaching it). Errors name `what`.
+void replace_local_addresses(int local_map_fd, std::span<const uint32_t> addrs_be,
+                             const std::string& what);
+Stats read_stats(int stats_map_fd, const std::string& what);
+
+// A name for each stats index ("to_fastpath_ipv4", ...), for printing; "unknown" past the end.
+const char* stat_name(unsigned index);
+
+}  // namespace sluice::xdp
