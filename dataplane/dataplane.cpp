@@ -36,6 +36,7 @@ struct Dataplane::Grace final : lpm::GracePeriod {
 namespace {
 
 std::atomic<bool>* g_running = nullptr;
+Dataplane* g_telemetry_dp = nullptr;  // the instance /sluice/* telemetry commands read
 rte_rcu_qsbr* g_qsbr = nullptr;
 
 int worker_main(void* arg) {
@@ -128,9 +129,31 @@ Dataplane::Dataplane(const DataplaneConfig& cfg) : cfg_(cfg) {
     w->inject = rte_ring_create(unique("sluice-inject").c_str(), 1024, SOCKET_ID_ANY,
                                 RING_F_SP_ENQ | RING_F_SC_DEQ);
     if (w->inject == nullptr) throw std::runtime_error("cannot create rings");
-    for (uint16_t p = 0; p < ports_.size(); ++p)
-      w->rx.push_back({ports_[p].ethdev, p, static_cast<uint16_t>(i)});
     workers_.push_back(std::move(w));
+  }
+  // RX: the (port, queue) pairs are dealt to the workers in turn. TX: worker i uses queue i of
+  // every port that has one; on a port with fewer queues (veth under AF_XDP has one) it hands
+  // its packets to the worker owning queue i % Q through a ring, so no queue is ever shared.
+  unsigned pair = 0;
+  for (uint16_t p = 0; p < ports_.size(); ++p)
+    for (uint16_t q = 0; q < ports_[p].queues; ++q)
+      workers_[pair++ % nw]->rx.push_back({ports_[p].ethdev, p, q});
+  for (uint16_t p = 0; p < ports_.size(); ++p) {
+    const uint16_t nq = ports_[p].queues;
+    std::vector<rte_ring*> rings(nq, nullptr);
+    for (unsigned i = 0; i < nw; ++i) {
+      WorkerContext& w = *workers_[i];
+      w.tx_queue[p] = static_cast<uint16_t>(i % nq);
+      if (i < nq) continue;
+      rte_ring*& r = rings[i % nq];
+      if (r == nullptr) {
+        r = rte_ring_create(unique("sluice-handoff").c_str(), 2048, SOCKET_ID_ANY, RING_F_SC_DEQ);
+        if (r == nullptr) throw std::runtime_error("cannot create rings");
+        handoffs_.push_back(r);
+        workers_[i % nq]->drains.push_back({ports_[p].ethdev, static_cast<uint16_t>(i % nq), r});
+      }
+      w.tx_handoff[p] = r;
+    }
   }
   for (auto& w : workers_) {
     graph_names_.push_back(unique("sluice-w"));
@@ -144,12 +167,17 @@ Dataplane::Dataplane(const DataplaneConfig& cfg) : cfg_(cfg) {
 
 Dataplane::~Dataplane() {
   stop();
+  if (g_telemetry_dp == this) g_telemetry_dp = nullptr;
   resolver_.reset();
   void* m;
   while (rte_ring_dequeue(punt_, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
   for (auto& w : workers_) {
     while (rte_ring_dequeue(w->inject, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
     rte_ring_free(w->inject);
+  }
+  for (rte_ring* r : handoffs_) {
+    while (rte_ring_dequeue(r, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
+    rte_ring_free(r);
   }
   for (const std::string& g : graph_names_) rte_graph_destroy(rte_graph_from_name(g.c_str()));
   for (const OpenedPort& p : ports_) close_port(p);
@@ -299,9 +327,8 @@ std::string Dataplane::summary() const {
 // ---- DPDK telemetry: dpdk-telemetry.py -f PREFIX, then /sluice/stats etc. ----
 namespace {
 
-Dataplane* g_telemetry_dp = nullptr;
-
 int tel_stats(const char*, const char*, rte_tel_data* d) {
+  if (g_telemetry_dp == nullptr) return -1;
   const Dataplane& dp = *g_telemetry_dp;
   rte_tel_data_start_dict(d);
   uint64_t rx = 0, tx = 0, dropped = 0;
@@ -330,6 +357,7 @@ int tel_stats(const char*, const char*, rte_tel_data* d) {
 }
 
 int tel_nodes(const char*, const char*, rte_tel_data* d) {
+  if (g_telemetry_dp == nullptr) return -1;
   rte_tel_data_start_dict(d);
   for (const NodeCounters& c : g_telemetry_dp->node_counters()) {
     rte_tel_data* n = rte_tel_data_alloc();
@@ -344,6 +372,7 @@ int tel_nodes(const char*, const char*, rte_tel_data* d) {
 }
 
 int tel_ports(const char*, const char*, rte_tel_data* d) {
+  if (g_telemetry_dp == nullptr) return -1;
   rte_tel_data_start_dict(d);
   for (const PortCounters& p : g_telemetry_dp->port_counters()) {
     rte_tel_data* n = rte_tel_data_alloc();

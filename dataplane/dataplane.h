@@ -89,6 +89,7 @@ class Dataplane {
   std::vector<unsigned> lcores_;
   rte_ring* punt_ = nullptr;
   rte_ring* notes_ = nullptr;
+  std::vector<rte_ring*> handoffs_;  // TX hand-off rings (ports with fewer queues than workers)
   std::unique_ptr<NeighbourResolver> resolver_;
   std::atomic<bool> running_{false};
   std::vector<bool> poll_registered_;

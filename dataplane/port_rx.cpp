@@ -11,8 +11,23 @@ namespace {
 
 constexpr uint16_t kPollBurst = 32;
 
+// Sends what other workers handed over for the queues this worker owns.
+void drain_handoffs(rte_graph* graph, rte_node* node, const WorkerContext& w) {
+  for (const TxDrain& d : w.drains) {
+    if (rte_ring_count(d.ring) == 0) continue;
+    rte_mbuf* burst[64];
+    const unsigned n =
+        rte_ring_sc_dequeue_burst(d.ring, reinterpret_cast<void**>(burst), 64, nullptr);
+    const uint16_t sent = rte_eth_tx_burst(d.dpdk_port, d.queue, burst, static_cast<uint16_t>(n));
+    if (sent < n)
+      rte_node_enqueue(graph, node, 1, reinterpret_cast<void**>(burst + sent),
+                       static_cast<uint16_t>(n - sent));
+  }
+}
+
 uint16_t port_rx(rte_graph* graph, rte_node* node, void**, uint16_t) {
   WorkerContext& w = worker_of(node);
+  if (!w.drains.empty()) drain_handoffs(graph, node, w);
   void** out = rte_node_next_stream_get(graph, node, 0, RTE_GRAPH_BURST_SIZE);
   uint16_t total = 0;
   for (const RxQueue& q : w.rx) {

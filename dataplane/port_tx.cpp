@@ -1,6 +1,7 @@
 // port_tx.cpp — the port-tx node: sends each run of packets for the same port with one
-// rte_eth_tx_burst on this worker's own queue (no queue is shared, so no lock). What the
-// driver does not take is dropped and counted.
+// rte_eth_tx_burst on this worker's own queue (no queue is shared, so no lock). A worker
+// beyond the port's queue count hands the run to the queue's owner through a ring instead
+// (port-rx of the owner sends it). What the driver or the ring does not take is counted.
 #include <rte_ethdev.h>
 
 #include "dataplane/graph_nodes.h"
@@ -19,12 +20,17 @@ uint16_t port_tx(rte_graph* graph, rte_node* node, void** objs, uint16_t n) {
     uint16_t end = start + 1;
     while (end < n && NextHopWord(meta(pkts[end]).next_hop_word).port() == port) ++end;
     const uint16_t want = end - start;
-    uint16_t sent = rte_eth_tx_burst(w.fs->port(port).dpdk_port, static_cast<uint16_t>(w.index),
-                                     pkts + start, want);
-    if (sent < want) {  // one retry: AF_XDP completes TX asynchronously
-      sent += rte_eth_tx_burst(w.fs->port(port).dpdk_port, static_cast<uint16_t>(w.index),
-                               pkts + start + sent, want - sent);
+    if (rte_ring* handoff = w.tx_handoff[port]; handoff != nullptr) {
+      const unsigned sent = rte_ring_mp_enqueue_burst(handoff, objs + start, want, nullptr);
+      if (sent < want) rte_node_enqueue(graph, node, 1, objs + start + sent, want - sent);
+      start = end;
+      continue;
     }
+    const uint16_t dpdk_port = w.fs->port(port).dpdk_port;
+    const uint16_t queue = w.tx_queue[port];
+    uint16_t sent = rte_eth_tx_burst(dpdk_port, queue, pkts + start, want);
+    if (sent < want)  // one retry: AF_XDP completes TX asynchronously
+      sent += rte_eth_tx_burst(dpdk_port, queue, pkts + start + sent, want - sent);
     if (sent < want) rte_node_enqueue(graph, node, 0, objs + start + sent, want - sent);
     start = end;
   }
@@ -34,7 +40,7 @@ uint16_t port_tx(rte_graph* graph, rte_node* node, void** objs, uint16_t n) {
 }  // namespace
 
 NodeDef port_tx_node() {
-  return {"port-tx", port_tx, {"drop-port-tx-full"}};
+  return {"port-tx", port_tx, {"drop-port-tx-full", "drop-port-tx-handoff-full"}};
 }
 
 }  // namespace sluice

@@ -4,12 +4,18 @@
 // kind of port. A program left behind by a killed sluiced is detached first.
 #include "dataplane/ports.h"
 
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <rte_dev.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
-#include <filesystem>
+#include <algorithm>
+#include <cstring>
 #include <stdexcept>
 
 #include "xdp/xdp_loader.h"
@@ -21,13 +27,21 @@ std::runtime_error port_error(const std::string& name, const std::string& what) 
   return std::runtime_error("port " + name + ": " + what);
 }
 
-unsigned kernel_queue_count(const std::string& ifname) {
-  unsigned rx = 0;
-  std::error_code ec;
-  for (const auto& e :
-       std::filesystem::directory_iterator("/sys/class/net/" + ifname + "/queues", ec))
-    if (e.path().filename().string().rfind("rx-", 0) == 0) ++rx;
-  return rx;
+// The queues DPDK's af_xdp driver (22.11) will accept: it counts ethtool's *combined*
+// channels and assumes one queue when there are none, which is what veth reports (veth has
+// separate rx/tx channels only), so a multi-queue veth still gives one AF_XDP queue.
+unsigned af_xdp_queue_limit(const std::string& ifname) {
+  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  if (fd < 0) return 1;
+  ethtool_channels ch{};
+  ch.cmd = ETHTOOL_GCHANNELS;
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, ifname.c_str(), IFNAMSIZ - 1);
+  ifr.ifr_data = reinterpret_cast<char*>(&ch);
+  const int rc = ioctl(fd, SIOCETHTOOL, &ifr);
+  close(fd);
+  if (rc != 0 || ch.max_combined == 0) return 1;
+  return ch.combined_count == 0 ? 1 : ch.combined_count;
 }
 
 }  // namespace
@@ -58,19 +72,14 @@ PortSpec PortSpec::parse(const std::string& spec) {
 
 OpenedPort open_port(const PortSpec& spec, uint16_t queues, rte_mempool* pool, uint16_t rx_desc,
                      uint16_t tx_desc, const std::string& xdp_object) {
-  OpenedPort out{spec.name, 0, {}, 1500, false, 0, false};
+  OpenedPort out{spec.name, 0, {}, 1500, false, 0, false, 0};
   std::string devname;
   switch (spec.kind) {
     case PortSpec::Kind::kKernel: {
       out.ifindex = static_cast<int>(if_nametoindex(spec.device.c_str()));
       if (out.ifindex == 0)
         throw port_error(spec.name, "no such interface in this network namespace");
-      const unsigned kq = kernel_queue_count(spec.device);
-      if (kq != 0 && kq < queues)
-        throw port_error(spec.name, "has " + std::to_string(kq) + " queue(s) but " +
-                                        std::to_string(queues) +
-                                        " workers need one each (veth: ip link add ... "
-                                        "numrxqueues N numtxqueues N; NICs: ethtool -L)");
+      queues = static_cast<uint16_t>(std::min<unsigned>(queues, af_xdp_queue_limit(spec.device)));
       if (xdp::detach_stale(out.ifindex))
         fprintf(stderr, "sluiced: port %s: removed the XDP program a previous sluiced left\n",
                 spec.name.c_str());
@@ -109,10 +118,10 @@ OpenedPort open_port(const PortSpec& spec, uint16_t queues, rte_mempool* pool, u
 
   rte_eth_dev_info info{};
   if (rte_eth_dev_info_get(port, &info) != 0) throw port_error(spec.name, "no device info");
-  if (info.max_rx_queues < queues || info.max_tx_queues < queues)
-    throw port_error(spec.name, "supports " + std::to_string(info.max_rx_queues) + " RX / " +
-                                    std::to_string(info.max_tx_queues) + " TX queues; " +
-                                    std::to_string(queues) + " workers need that many");
+  // Fewer queues than workers is fine: the workers share the port's queues (see Dataplane).
+  queues = std::min({queues, info.max_rx_queues, info.max_tx_queues});
+  if (queues == 0) throw port_error(spec.name, "has no queues");
+  out.queues = queues;
   rte_eth_conf conf{};
   if (queues > 1 && info.flow_type_rss_offloads != 0) {
     conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;

@@ -33,9 +33,11 @@ struct OpenedPort {
   bool kernel_twin;  // AF_XDP: there is a kernel interface behind it
   int ifindex;       // kernel_twin only
   bool created;      // sluice created the DPDK device (AF_XDP, vdev) and removes it on close
+  uint16_t queues;   // RX and TX queues configured: min(workers, what the device offers)
 };
 
-// Creates (for vdev and AF_XDP), configures `queues` RX and TX queues and starts the port.
+// Creates (for vdev and AF_XDP), configures up to `queues` RX and TX queues (fewer if the
+// device has fewer) and starts the port.
 // Throws std::runtime_error naming the port and the reason.
 OpenedPort open_port(const PortSpec& spec, uint16_t queues, rte_mempool* pool, uint16_t rx_desc,
                      uint16_t tx_desc, const std::string& xdp_object);

@@ -8,6 +8,7 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <vector>
@@ -65,10 +66,21 @@ struct WorkerCounters {
   }
 };
 
+// A port queue this worker transmits on for others: workers beyond a port's queue count hand
+// their packets for that port to the queue's owner through `ring` (multi-producer).
+struct TxDrain {
+  uint16_t dpdk_port;
+  uint16_t queue;
+  rte_ring* ring;
+};
+
 struct WorkerContext {
   unsigned index = 0;  // also the TX queue this worker uses on every port
   const ForwardingState* fs = nullptr;
-  std::vector<RxQueue> rx;
+  std::vector<RxQueue> rx;                        // the (port, queue) pairs it polls
+  std::array<uint16_t, kMaxPorts> tx_queue{};     // per port: the TX queue it uses
+  std::array<rte_ring*, kMaxPorts> tx_handoff{};  // per port: non-null = hand off instead
+  std::vector<TxDrain> drains;                    // hand-off rings it empties
   rte_ring* punt = nullptr;    // packets waiting for a neighbour (multi-producer)
   rte_ring* notes = nullptr;   // ArpNote elements (multi-producer)
   rte_ring* inject = nullptr;  // control -> this worker: frames to send

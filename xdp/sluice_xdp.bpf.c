@@ -97,15 +97,16 @@ int sluice_xdp(struct xdp_md* ctx) {
     struct sluice_vlan_hdr* vlan = l3;
 
     if ((void*)(vlan + 1) > end) return to_kernel(SLUICE_XDP_TO_KERNEL_RUNT);
-    type = vlan->encapsulated_proto;
-    l3 = vlan + 1;
+    /* Tagged traffic stays the kernel's (its VLAN interfaces keep working) until the fast
+     * path learns VLANs with bridging; eth-input would only drop it. */
+    return to_kernel(SLUICE_XDP_TO_KERNEL_VLAN);
   }
   if (type != bpf_htons(ETH_P_IP)) return to_kernel(SLUICE_XDP_TO_KERNEL_NON_IPV4);
 
   struct iphdr* ip = l3;
 
-  /* A bad header goes to the fast path, which counts the drop; the kernel would drop it
-   * silently. */
+  /* A bad header goes to the fast path, which drops it and counts why, even to a host
+   * address: the kernel would drop it too, but sluice's counters are where to look. */
   if ((void*)(ip + 1) > end || ip->version != 4 || ip->ihl < 5)
     return to_fastpath(ctx, SLUICE_XDP_TO_FASTPATH_MALFORMED);
   const __u32 hlen = (__u32)ip->ihl * 4;

@@ -44,6 +44,7 @@ enum sluice_xdp_stat {
   SLUICE_XDP_TO_KERNEL_BROADCAST,    /* IPv4 to 255.255.255.255 */
   SLUICE_XDP_TO_KERNEL_NON_IPV4,     /* any other EtherType (IPv6, LLDP, tagged ARP, ...) */
   SLUICE_XDP_TO_KERNEL_RUNT,         /* frame ends inside its Ethernet or VLAN header */
+  SLUICE_XDP_TO_KERNEL_VLAN,         /* 802.1Q/802.1ad tagged: the fast path has no VLANs yet */
   SLUICE_XDP_STAT_COUNT
 };
 

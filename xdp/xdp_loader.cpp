@@ -231,6 +231,7 @@ const char* stat_name(unsigned index) {
     case SLUICE_XDP_TO_KERNEL_BROADCAST: return "to_kernel_broadcast";
     case SLUICE_XDP_TO_KERNEL_NON_IPV4: return "to_kernel_non_ipv4";
     case SLUICE_XDP_TO_KERNEL_RUNT: return "to_kernel_runt";
+    case SLUICE_XDP_TO_KERNEL_VLAN: return "to_kernel_vlan";
     default: return "unknown";
   }
 }

@@ -248,16 +248,15 @@ TEST_F(XdpProgram, TransitIpv4GoesToFastPath) {
   expect(ip_frame({.ihl = 7}, tcp_syn(80)), SLUICE_XDP_TO_FASTPATH_IPV4);
 }
 
-TEST_F(XdpProgram, VlanTaggedTransitGoesToFastPath) {
-  expect(ip_frame({}, tcp_syn(80), kDot1q), SLUICE_XDP_TO_FASTPATH_IPV4);
-  expect(ip_frame({}, tcp_syn(80), kDot1ad), SLUICE_XDP_TO_FASTPATH_IPV4);
+TEST_F(XdpProgram, VlanTaggedFramesGoToKernel) {
+  expect(ip_frame({}, tcp_syn(80), kDot1q), SLUICE_XDP_TO_KERNEL_VLAN);
+  expect(ip_frame({}, tcp_syn(80), kDot1ad), SLUICE_XDP_TO_KERNEL_VLAN);
+  expect(ip_frame({.dst = kRouter, .proto = kIcmp}, icmp(8), kDot1q), SLUICE_XDP_TO_KERNEL_VLAN);
 }
 
 TEST_F(XdpProgram, EchoToHostAddressGoesToFastPath) {
   expect(ip_frame({.dst = kRouter, .proto = kIcmp}, icmp(8)), SLUICE_XDP_TO_FASTPATH_LOCAL_ECHO);
   expect(ip_frame({.dst = kRouter, .proto = kIcmp, .ihl = 6}, icmp(8)),
-         SLUICE_XDP_TO_FASTPATH_LOCAL_ECHO);
-  expect(ip_frame({.dst = kRouter, .proto = kIcmp}, icmp(8), kDot1q),
          SLUICE_XDP_TO_FASTPATH_LOCAL_ECHO);
   expect(ip_frame({.dst = kSubnetBcast, .proto = kIcmp}, icmp(8)),
          SLUICE_XDP_TO_FASTPATH_LOCAL_ECHO);
@@ -300,7 +299,7 @@ TEST_F(XdpProgram, OtherEtherTypesGoToKernel) {
   // ARP is taken only untagged.
   Frame tagged_arp = ethernet(kArp, kDot1q);
   tagged_arp.resize(tagged_arp.size() + 28, 0);
-  expect(tagged_arp, SLUICE_XDP_TO_KERNEL_NON_IPV4);
+  expect(tagged_arp, SLUICE_XDP_TO_KERNEL_VLAN);
 }
 
 TEST_F(XdpProgram, TruncatedIpv4GoesToFastPathAsMalformed) {
@@ -311,7 +310,6 @@ TEST_F(XdpProgram, TruncatedIpv4GoesToFastPathAsMalformed) {
   expect(cut(ip_frame({.ihl = 15}, {}), 14 + 40), SLUICE_XDP_TO_FASTPATH_MALFORMED);
   // Payload shorter than tot_len says.
   expect(cut(whole, whole.size() - 1), SLUICE_XDP_TO_FASTPATH_MALFORMED);
-  expect(cut(ip_frame({}, tcp_syn(80), kDot1q), 18 + 10), SLUICE_XDP_TO_FASTPATH_MALFORMED);
 }
 
 TEST_F(XdpProgram, BadIpv4HeaderGoesToFastPathAsMalformed) {
