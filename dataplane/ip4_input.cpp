@@ -30,7 +30,8 @@ rte_edge_t classify(rte_mbuf* m) {
   const unsigned hlen = (ip->version_ihl & 0xf) * 4u;
   if (hlen < sizeof(rte_ipv4_hdr)) return kBadIhl;
   if (hlen > m->data_len) return kTruncated;
-  if (csum_fold_sum(ip, hlen) != 0xffff) return kBadChecksum;
+  if (hlen == sizeof(rte_ipv4_hdr) ? !ip4_header_valid_20(ip) : csum_fold_sum(ip, hlen) != 0xffff)
+    return kBadChecksum;
   const unsigned total = rte_be_to_cpu_16(ip->total_length);
   if (total < hlen || total > m->data_len) return kBadLength;
   if (total < m->data_len) rte_pktmbuf_trim(m, m->data_len - total);

@@ -44,6 +44,17 @@ unsigned af_xdp_queue_limit(const std::string& ifname) {
   return ch.combined_count == 0 ? 1 : ch.combined_count;
 }
 
+// The kernel interface's MTU: DPDK's af_xdp driver reports its own default instead.
+int kernel_mtu(const std::string& ifname) {
+  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  if (fd < 0) return -1;
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, ifname.c_str(), IFNAMSIZ - 1);
+  const int rc = ioctl(fd, SIOCGIFMTU, &ifr);
+  close(fd);
+  return rc == 0 ? ifr.ifr_mtu : -1;
+}
+
 }  // namespace
 
 PortSpec PortSpec::parse(const std::string& spec) {
@@ -147,6 +158,10 @@ OpenedPort open_port(const PortSpec& spec, uint16_t queues, rte_mempool* pool, u
   out.mac = MacAddr::from_bytes(mac.addr_bytes);
   uint16_t mtu = 1500;
   if (rte_eth_dev_get_mtu(port, &mtu) == 0) out.mtu = mtu;
+  if (out.kernel_twin) {
+    const int km = kernel_mtu(spec.device);
+    if (km > 0) out.mtu = static_cast<uint16_t>(km);
+  }
   return out;
 }
 
