@@ -38,7 +38,7 @@ uint16_t sink(rte_graph*, rte_node*, void** objs, uint16_t n) {
 void register_one(const char* name, rte_node_process_t fn, const std::vector<const char*>& next,
                   bool source) {
   const size_t size = sizeof(rte_node_register) + next.size() * sizeof(const char*);
-  // Kept for the life of the process: rte_graph refers to the registration.
+  // rte_graph copies the registration (name, functions, edge names) into its own node.
   auto* reg = static_cast<rte_node_register*>(std::calloc(1, size));
   std::strncpy(reg->name, name, RTE_NODE_NAMESIZE - 1);
   reg->flags = source ? RTE_NODE_SOURCE_F : 0;
@@ -46,7 +46,9 @@ void register_one(const char* name, rte_node_process_t fn, const std::vector<con
   reg->init = node_init;
   reg->nb_edges = static_cast<rte_edge_t>(next.size());
   for (size_t i = 0; i < next.size(); ++i) reg->next_nodes[i] = next[i];
-  if (__rte_node_register(reg) == RTE_NODE_ID_INVALID)
+  const rte_node_t id = __rte_node_register(reg);
+  std::free(reg);
+  if (id == RTE_NODE_ID_INVALID)
     throw std::runtime_error(std::string("rte_graph: cannot register node ") + name);
   g_names.emplace_back(name);
   for (const char* to : next) g_edges.emplace_back(name, to);

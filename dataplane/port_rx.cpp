@@ -50,7 +50,7 @@ uint16_t port_rx(rte_graph* graph, rte_node* node, void**, uint16_t) {
 }  // namespace
 
 NodeDef port_rx_node() {
-  return {"port-rx", port_rx, {"eth-input"}, true};
+  return {"port-rx", port_rx, {"eth-input", "drop-port-tx-full"}, true};
 }
 
 }  // namespace sluice

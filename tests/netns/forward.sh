@@ -3,6 +3,8 @@
 # across the gen -- rtr -- sink namespaces (lib.sh), with rtr's kernel as the router
 # (MODE=kernel) or sluiced on AF_XDP ports (MODE=sluice, SLUICED = path of the daemon).
 #
+# Environment: SLUICED_ARGS, extra sluiced options (e.g. "--workers 2"); SL_QUEUES, queues per
+# veth (lib.sh).
 # Prints one "ok - ..." / "not ok - ..." line per check and "RESULT name value" lines that
 # compare.sh holds side by side for the two modes. Exits 1 if a check failed, 77 (skip) when
 # the machine cannot run it (not root, no network namespaces).
@@ -19,17 +21,24 @@ case "$mode" in
   sluice)
     [ -n "$sluiced" ] || { echo "usage: $0 sluice PATH-OF-SLUICED" >&2; exit 2; }
     [ -x "$sluiced" ] || { echo "$0: $sluiced is not an executable" >&2; exit 2; }
+    sluiced="$(realpath "$sluiced")"
     ;;
   *) echo "usage: $0 kernel | $0 sluice PATH-OF-SLUICED" >&2; exit 2 ;;
 esac
 
-netns_require
+read -r -a extra <<<"${SLUICED_ARGS:-}"
+netns_require || exit $?
 topo_trap
 topo_up
 
 failed=0
-ok() { echo "ok - $mode: $*"; }
-not_ok() { echo "not ok - $mode: $*"; failed=$((failed + 1)); }
+start_ms="$(date +%s%3N)"
+at() {  # seconds since the start, to see where a slow run spends its time
+  local ms=$(($(date +%s%3N) - start_ms))
+  printf '(at %d.%d s)' $((ms / 1000)) $((ms % 1000 / 100))
+}
+ok() { echo "ok - $mode: $* $(at)"; }
+not_ok() { echo "not ok - $mode: $* $(at)"; failed=$((failed + 1)); }
 check() {  # check STATUS DESCRIPTION [DETAIL...]: details are printed when STATUS is not 0
   local st="$1" what="$2"
   shift 2
@@ -43,14 +52,16 @@ num() { [[ "$1" =~ ^[0-9]+$ ]] && echo "$1" || echo -1; }
 # ping_check NAME NS DST: 5 echoes, all answered. Records "received/sent" and the reply TTL
 # (63 through the router, 64 from the router itself).
 ping_check() {
-  local name="$1" ns="$2" dst="$3" out rx ttl
+  local name="$1" ns="$2" dst="$3" out rx ttl who
+  who="${ns#sl-}"
+  who="${who%-*}"
   out="$(timeout 15 ip netns exec "$ns" ping -n -c 5 -i 0.2 -W 1 "$dst" 2>&1)"
   rx="$(sed -n 's/.* \([0-9]*\) received.*/\1/p' <<<"$out")"
   ttl="$(sed -n 's/.* ttl=\([0-9]*\) .*/\1/p' <<<"$out" | head -n 1)"
   result "ping_$name" "${rx:-0}/5"
   result "ttl_$name" "${ttl:-none}"
   [ "${rx:-0}" = 5 ]
-  check $? "ping $name ($ns -> $dst): ${rx:-0}/5 replies" "$out"
+  check $? "ping $who -> $dst: ${rx:-0}/5 replies" "$out"
 }
 
 # iperf_check NAME PORT [iperf3 client options...]: a 2 s run gen -> sink against a
@@ -80,7 +91,7 @@ except Exception:
 
 t0=$SECONDS
 if [ "$mode" = sluice ]; then
-  sluiced_start "$sluiced" || { not_ok "sluiced starts and reports ready"; exit 1; }
+  sluiced_start "$sluiced" "${extra[@]}" || { not_ok "sluiced starts and reports ready"; exit 1; }
   ok "sluiced starts and reports ready"
   result forwarded_by sluice
 else
@@ -150,7 +161,7 @@ if [ "$mode" = sluice ]; then
   check $? "after kill -9 the kernel forwards: $rx/120 replies, IpForwDatagrams $f0 -> $f1" \
     "$(tail -n 3 "$SL_TMP/ping-kill9")"
 
-  if sluiced_start "$sluiced"; then
+  if sluiced_start "$sluiced" "${extra[@]}"; then
     ok "sluiced restarts after kill -9 and reports ready"
     f2="$(num "$(rtr_forw)")"
     s2="$(num "$(sluice_stat forwarded)")"

@@ -6,7 +6,7 @@
 #
 # rtr's kernel holds the same addresses and forwards (ip_forward=1), so it is the router when
 # sluiced is not running, and takes over when sluiced dies (the XDP program fails open).
-# SL_QUEUES=N gives each veth N queues (default 1), for sluiced --workers N.
+# SL_QUEUES=N gives each veth N rx/tx queues (default 1), for multi-queue experiments.
 # Nothing here touches the root namespace: the veth pairs are created inside the namespaces,
 # and every name carries SL_ID (default: the PID of the sourcing shell), so runs never collide.
 # shellcheck shell=bash
@@ -35,23 +35,25 @@ in_sink() { ip netns exec "$SINK" "$@"; }
 
 sl_log() { printf '# %s\n' "$*" >&2; }
 
-# Exits with meson's skip code when this machine cannot run the tests (not root, no netns).
+# netns_require: returns 77 (meson's skip code), with the reason on stdout, when this machine
+# cannot run the tests (not root, a tool missing, no network namespaces). Use as
+# `netns_require || exit $?`.
 netns_require() {
   local t
   if [ "$(id -u)" -ne 0 ]; then
     echo "1..0 # SKIP needs root (network namespaces)"
-    exit 77
+    return 77
   fi
-  for t in ip ethtool ping traceroute tracepath iperf3 python3 timeout; do
+  for t in ip ethtool ping traceroute tracepath iperf3 ss python3 timeout; do
     if ! command -v "$t" >/dev/null 2>&1; then
       echo "1..0 # SKIP $t is not installed (scripts/test installs it)"
-      exit 77
+      return 77
     fi
   done
   local probe="sl-probe-$SL_ID"
   if ! ip netns add "$probe" 2>/dev/null; then
     echo "1..0 # SKIP ip netns is unavailable here"
-    exit 77
+    return 77
   fi
   ip netns del "$probe"
 }
@@ -95,7 +97,9 @@ topo_up() {
       net.ipv6.conf.default.disable_ipv6=1
   done
   # Each pair is created inside rtr with its peer placed straight into gen or sink.
-  # SL_QUEUES: queues per veth, for sluiced --workers N (an AF_XDP socket per queue).
+  # SL_QUEUES: queues per veth. DPDK 22.11's af_xdp driver binds only queue 0 of a veth (it
+  # counts combined channels, which veth lacks), so frames that land on other queues bypass
+  # sluiced into rtr's kernel.
   local q="numtxqueues ${SL_QUEUES:-1} numrxqueues ${SL_QUEUES:-1}"
   # shellcheck disable=SC2086  # $q is two options
   ip -n "$RTR" link add r0 $q type veth peer name g0 $q netns "$GEN"
@@ -120,6 +124,22 @@ topo_up() {
   ip -n "$GEN" route add default via "$R0_IP"
   ip -n "$SINK" route add default via "$R1_IP"
   in_rtr sysctl -qw net.ipv4.ip_forward=1
+  # The kernel reports carrier through linkwatch, up to a second late; start from a settled
+  # state so that sluiced sees its ports up.
+  local i
+  for ((i = 0; i < 50; i++)); do
+    links_up && return 0
+    sleep 0.1
+  done
+  sl_log "warning: the veth links are not all up after 5 s"
+}
+
+# links_up: g0, r0, r1 and s0 all report operstate up.
+links_up() {
+  local d
+  for d in "$GEN g0" "$RTR r0" "$RTR r1" "$SINK s0"; do
+    [ "$(ip -n "${d% *}" -br link show dev "${d#* }" | awk '{print $2}')" = UP ] || return 1
+  done
 }
 
 topo_down() {
@@ -156,8 +176,9 @@ sluiced_start() {
   for ((i = 0; i < 300; i++)); do
     if grep -q 'sluiced: ready' "$SLUICED_LOG"; then return 0; fi
     if ! kill -0 "$SLUICED_PID" 2>/dev/null; then
-      wait "$SLUICED_PID"
-      sl_log "sluiced exited with status $? before it was ready; its log:"
+      local st=0
+      wait "$SLUICED_PID" || st=$?
+      sl_log "sluiced exited with status $st before it was ready; its log:"
       sed 's/^/#   /' "$SLUICED_LOG" >&2
       SLUICED_PID=""
       return 1
