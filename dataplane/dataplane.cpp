@@ -131,27 +131,40 @@ Dataplane::Dataplane(const DataplaneConfig& cfg) : cfg_(cfg) {
     if (w->inject == nullptr) throw std::runtime_error("cannot create rings");
     workers_.push_back(std::move(w));
   }
-  // RX: the (port, queue) pairs are dealt to the workers in turn. TX: worker i uses queue i of
-  // every port that has one; on a port with fewer queues (veth under AF_XDP has one) it hands
-  // its packets to the worker owning queue i % Q through a ring, so no queue is ever shared.
+  // RX: the (port, queue) pairs are dealt to the workers in turn. TX: a worker sends on a
+  // queue of the port it polls itself; for a port where it polls none (the port has fewer
+  // queues than there are workers: veth under AF_XDP has one) it hands its packets to the
+  // queue's owner through a ring. So each queue, and each AF_XDP socket, is used by exactly
+  // one thread, which is what DPDK's drivers assume.
+  std::vector<std::vector<unsigned>> owner(ports_.size());
   unsigned pair = 0;
   for (uint16_t p = 0; p < ports_.size(); ++p)
-    for (uint16_t q = 0; q < ports_[p].queues; ++q)
-      workers_[pair++ % nw]->rx.push_back({ports_[p].ethdev, p, q});
+    for (uint16_t q = 0; q < ports_[p].queues; ++q) {
+      const unsigned w = pair++ % nw;
+      workers_[w]->rx.push_back({ports_[p].ethdev, p, q});
+      owner[p].push_back(w);
+    }
   for (uint16_t p = 0; p < ports_.size(); ++p) {
     const uint16_t nq = ports_[p].queues;
     std::vector<rte_ring*> rings(nq, nullptr);
     for (unsigned i = 0; i < nw; ++i) {
       WorkerContext& w = *workers_[i];
-      w.tx_queue[p] = static_cast<uint16_t>(i % nq);
-      if (i < nq) continue;
-      rte_ring*& r = rings[i % nq];
+      bool owns = false;
+      for (uint16_t q = 0; q < nq && !owns; ++q)
+        if (owner[p][q] == i) {
+          w.tx_queue[p] = q;
+          owns = true;
+        }
+      if (owns) continue;
+      const uint16_t q = static_cast<uint16_t>(i % nq);
+      rte_ring*& r = rings[q];
       if (r == nullptr) {
         r = rte_ring_create(unique("sluice-handoff").c_str(), 2048, SOCKET_ID_ANY, RING_F_SC_DEQ);
         if (r == nullptr) throw std::runtime_error("cannot create rings");
         handoffs_.push_back(r);
-        workers_[i % nq]->drains.push_back({ports_[p].ethdev, static_cast<uint16_t>(i % nq), r});
+        workers_[owner[p][q]]->drains.push_back({ports_[p].ethdev, q, r});
       }
+      w.tx_queue[p] = q;
       w.tx_handoff[p] = r;
     }
   }

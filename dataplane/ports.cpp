@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <stdexcept>
 
 #include "xdp/xdp_loader.h"
@@ -42,6 +43,16 @@ unsigned af_xdp_queue_limit(const std::string& ifname) {
   close(fd);
   if (rc != 0 || ch.max_combined == 0) return 1;
   return ch.combined_count == 0 ? 1 : ch.combined_count;
+}
+
+// RX queues the kernel created for the interface (/sys/class/net/IF/queues/rx-*).
+unsigned kernel_rx_queues(const std::string& ifname) {
+  unsigned n = 0;
+  std::error_code ec;
+  for (const auto& e :
+       std::filesystem::directory_iterator("/sys/class/net/" + ifname + "/queues", ec))
+    if (e.path().filename().string().rfind("rx-", 0) == 0) ++n;
+  return n;
 }
 
 // The kernel interface's MTU: DPDK's af_xdp driver reports its own default instead.
@@ -90,7 +101,20 @@ OpenedPort open_port(const PortSpec& spec, uint16_t queues, rte_mempool* pool, u
       out.ifindex = static_cast<int>(if_nametoindex(spec.device.c_str()));
       if (out.ifindex == 0)
         throw port_error(spec.name, "no such interface in this network namespace");
-      queues = static_cast<uint16_t>(std::min<unsigned>(queues, af_xdp_queue_limit(spec.device)));
+      {
+        // Every RX queue of the interface needs a socket: traffic hashed to a queue without
+        // one would go to the kernel, which cannot resolve ARP while sluice owns it.
+        const unsigned limit = af_xdp_queue_limit(spec.device);
+        const unsigned kernel_rx = kernel_rx_queues(spec.device);
+        if (kernel_rx > limit)
+          throw port_error(spec.name,
+                           "has " + std::to_string(kernel_rx) +
+                               " RX queues but DPDK's af_xdp driver can bind only " +
+                               std::to_string(limit) +
+                               " (it counts ethtool's combined channels; veth has none): use a "
+                               "single-queue veth, or a NIC with ethtool -L combined N");
+        queues = static_cast<uint16_t>(limit);
+      }
       if (xdp::detach_stale(out.ifindex))
         fprintf(stderr, "sluiced: port %s: removed the XDP program a previous sluiced left\n",
                 spec.name.c_str());

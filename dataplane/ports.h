@@ -37,7 +37,8 @@ struct OpenedPort {
 };
 
 // Creates (for vdev and AF_XDP), configures up to `queues` RX and TX queues (fewer if the
-// device has fewer) and starts the port.
+// device has fewer; an AF_XDP port gets one per channel of the interface, so that no queue is
+// left without a socket) and starts the port.
 // Throws std::runtime_error naming the port and the reason.
 OpenedPort open_port(const PortSpec& spec, uint16_t queues, rte_mempool* pool, uint16_t rx_desc,
                      uint16_t tx_desc, const std::string& xdp_object);
