@@ -43,7 +43,12 @@ rte_edge_t make_error(WorkerContext& w, rte_mbuf* m) {
   if (!route_locally_originated(w, m, reply_to)) return kNoReturnRoute;
 
   constexpr unsigned kHead = sizeof(rte_ipv4_hdr) + sizeof(rte_icmp_hdr);
-  const unsigned quote = m->data_len < kMaxErrorLen - kHead ? m->data_len : kMaxErrorLen - kHead;
+  // At most 576 bytes in all, and never more than the way back carries unfragmented.
+  const unsigned mtu =
+      w.fs->port(NextHopWord(pm.next_hop_word).port()).mtu.load(std::memory_order_relaxed);
+  const unsigned limit = mtu < kMaxErrorLen ? mtu : kMaxErrorLen;
+  if (limit < kHead + sizeof(rte_ipv4_hdr) + 8) return kSuppressed;
+  const unsigned quote = m->data_len < limit - kHead ? m->data_len : limit - kHead;
   rte_pktmbuf_trim(m, m->data_len - quote);
   auto* nip = reinterpret_cast<rte_ipv4_hdr*>(rte_pktmbuf_prepend(m, kHead));
   if (nip == nullptr) return kSuppressed;

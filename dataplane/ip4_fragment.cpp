@@ -53,7 +53,7 @@ uint16_t ip4_fragment(rte_graph* graph, rte_node* node, void** objs, uint16_t n)
         copied_options(reinterpret_cast<const uint8_t*>(ip + 1), hlen - 20, later_opts);
     const uint8_t* payload = reinterpret_cast<const uint8_t*>(ip) + hlen;
     const unsigned payload_len = total - hlen;
-    if (ip->time_to_live <= 1 || mtu < 68) {
+    if ((ip->time_to_live <= 1 && !(pm.flags & kMetaLocalOrigin)) || mtu < 68) {
       rte_node_enqueue_x1(graph, node, kTooManyFragments, m);
       continue;
     }
@@ -86,7 +86,8 @@ uint16_t ip4_fragment(rte_graph* graph, rte_node* node, void** objs, uint16_t n)
       const uint16_t flags = (last && !more_after) ? 0 : RTE_IPV4_HDR_MF_FLAG;
       fh->fragment_offset =
           rte_cpu_to_be_16(static_cast<uint16_t>(flags | (base_offset + off) / 8));
-      fh->time_to_live = static_cast<uint8_t>(ip->time_to_live - 1);
+      fh->time_to_live = (pm.flags & kMetaLocalOrigin) ? ip->time_to_live
+                                                       : static_cast<uint8_t>(ip->time_to_live - 1);
       fh->hdr_checksum = 0;
       fh->hdr_checksum = csum(fh, this_hlen);
       meta(f) = pm;
@@ -100,7 +101,7 @@ uint16_t ip4_fragment(rte_graph* graph, rte_node* node, void** objs, uint16_t n)
     }
     for (unsigned i = 0; i < made; ++i) rte_node_enqueue_x1(graph, node, kRewrite, out[i]);
     w.counters.add(w.counters.fragments_made, made);
-    w.counters.add(w.counters.forwarded, 1);
+    if (!(pm.flags & kMetaLocalOrigin)) w.counters.add(w.counters.forwarded, 1);
     rte_node_enqueue_x1(graph, node, kDone, m);
   }
   return n;

@@ -12,7 +12,15 @@
 namespace sluice {
 namespace {
 
-enum Next : rte_edge_t { kRewrite, kNoHost, kFragment, kTruncated, kBadChecksum, kNoReturnRoute };
+enum Next : rte_edge_t {
+  kRewrite,
+  kNoHost,
+  kFragment,
+  kTruncated,
+  kBadChecksum,
+  kNoReturnRoute,
+  kFragmentReply,
+};
 
 rte_edge_t answer(const WorkerContext& w, rte_mbuf* m) {
   auto* ip = rte_pktmbuf_mtod(m, rte_ipv4_hdr*);
@@ -35,9 +43,17 @@ rte_edge_t answer(const WorkerContext& w, rte_mbuf* m) {
   ip->src_addr = ip->dst_addr;
   ip->dst_addr = asker;
   ip->time_to_live = 64;
+  // A reply larger than the way back is fragmented, as a host would (DF off: it is ours).
+  const bool too_big =
+      rte_be_to_cpu_16(ip->total_length) >
+      w.fs->port(NextHopWord(meta(m).next_hop_word).port()).mtu.load(std::memory_order_relaxed);
+  if (too_big) {
+    ip->fragment_offset = 0;
+    meta(m).flags |= kMetaLocalOrigin;
+  }
   ip->hdr_checksum = 0;
   ip->hdr_checksum = csum(ip, hlen);
-  return kRewrite;
+  return too_big ? kFragmentReply : kRewrite;
 }
 
 uint16_t ip4_local(rte_graph* graph, rte_node* node, void** objs, uint16_t n) {
@@ -49,10 +65,11 @@ uint16_t ip4_local(rte_graph* graph, rte_node* node, void** objs, uint16_t n) {
 }  // namespace
 
 NodeDef ip4_local_node() {
-  return {"ip4-local",
-          ip4_local,
-          {"ip4-rewrite", "drop-ip4-local-no-host", "drop-ip4-local-fragment",
-           "drop-icmp-truncated", "drop-icmp-bad-checksum", "drop-ip4-local-no-return-route"}};
+  return {
+      "ip4-local",
+      ip4_local,
+      {"ip4-rewrite", "drop-ip4-local-no-host", "drop-ip4-local-fragment", "drop-icmp-truncated",
+       "drop-icmp-bad-checksum", "drop-ip4-local-no-return-route", "ip4-fragment"}};
 }
 
 }  // namespace sluice

@@ -22,7 +22,8 @@ static_assert(sizeof(PacketMeta) == 24, "PacketMeta is part of the mempool layou
 static_assert(sizeof(PacketMeta) % RTE_MBUF_PRIV_ALIGN == 0);
 
 // PacketMeta::flags
-inline constexpr uint8_t kMetaRawFrame = 1;  // a complete frame for port-tx (inject node)
+inline constexpr uint8_t kMetaRawFrame = 1;     // a complete frame for port-tx (inject node)
+inline constexpr uint8_t kMetaLocalOrigin = 2;  // the router made it: no TTL decrement
 
 // The mempool must be created with this private size (Dataplane does).
 inline constexpr uint16_t kPacketMetaSize = sizeof(PacketMeta);

@@ -44,10 +44,12 @@ struct IcmpLimiter {
     const uint64_t now = rte_rdtsc();
     const uint64_t hz = rte_get_tsc_hz();
     const uint64_t cap = burst * 1000;
-    if (last_tsc == 0)
+    const uint64_t elapsed = now - last_tsc;
+    // After a second or more of silence the bucket is full (and the product cannot overflow).
+    if (last_tsc == 0 || elapsed >= hz)
       tokens_x1k = cap;
     else
-      tokens_x1k += (now - last_tsc) * per_second * 1000 / hz;
+      tokens_x1k += elapsed * per_second * 1000 / hz;
     if (tokens_x1k > cap) tokens_x1k = cap;
     last_tsc = now;
     if (tokens_x1k < 1000) return false;
