@@ -49,7 +49,8 @@ inline void dispatch(rte_graph* graph, rte_node* node, void** objs, uint16_t n, 
   const rte_edge_t first = classify(static_cast<rte_mbuf*>(objs[0]));
   nexts[0] = first;
   for (uint16_t i = 1; i < n; ++i) {
-    if (i + 2 < n) rte_prefetch0(rte_pktmbuf_mtod(static_cast<rte_mbuf*>(objs[i + 2]), void*));
+    if (i + 8 < n) rte_prefetch0(objs[i + 8]);
+    if (i + 4 < n) rte_prefetch0(rte_pktmbuf_mtod(static_cast<rte_mbuf*>(objs[i + 4]), void*));
     nexts[i] = classify(static_cast<rte_mbuf*>(objs[i]));
     same &= nexts[i] == first;
   }
