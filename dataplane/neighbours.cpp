@@ -156,8 +156,10 @@ void NeighbourResolver::on_note(const ArpNote& note, double now) {
     ++counters_.replies_learned;
     return;
   }
-  // New entries only from packets aimed at us, and only for senders on a connected subnet.
-  if (!note.for_us || !fs_.on_link(note.port, ip)) return;
+  // New entries only from requests aimed at us (as Linux with arp_accept=0: an unsolicited
+  // reply teaches nothing; replies to our own requests find their INCOMPLETE entry above),
+  // and only for senders on a connected subnet.
+  if (!note.for_us || note.op != 1 || !fs_.on_link(note.port, ip)) return;
   Neighbour& n = table_[k];
   resolved(k, n, mac, now);
   ++counters_.replies_learned;

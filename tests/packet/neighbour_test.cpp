@@ -34,6 +34,17 @@ TEST_F(PacketTest, UnknownNeighbourIsResolvedAndThePacketReleased) {
   EXPECT_EQ(r().neighbour().requests_sent, 1u);
 }
 
+TEST_F(PacketTest, UnsolicitedReplyTeachesNothing) {
+  // As Linux with arp_accept=0: a reply nobody asked for creates no neighbour, so a later
+  // packet to that host still waits for a request of the router's own.
+  expect(kP1, reply_to_router(kP1, "10.2.0.88"), {});
+  EXPECT_EQ(r().neighbour().replies_learned, 0u);
+  EXPECT_EQ(r().counter("arp-consumed"), 1u);
+  const Frame in = from_h0("10.2.0.88");
+  expect(kP0, in, {{kP1, arp_request_from_router(kP1, kR1, "10.2.0.88")}});
+  expect(kP1, reply_to_router(kP1, "10.2.0.88"), {{kP1, forwarded(in, kRouterMac[1], kStranger)}});
+}
+
 TEST_F(PacketTest, UnresolvedGatewayIsAskedForNotTheDestination) {
   RouteTarget t;
   t.gateway = addr("10.2.0.200");
