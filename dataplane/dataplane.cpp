@@ -11,6 +11,7 @@
 #include <rte_telemetry.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <set>
@@ -340,6 +341,15 @@ std::string Dataplane::summary() const {
 // ---- DPDK telemetry: dpdk-telemetry.py -f PREFIX, then /sluice/stats etc. ----
 namespace {
 
+// DPDK 22.11 telemetry accepts only [A-Za-z0-9_/] in dictionary keys and silently drops any
+// other entry, so node names (ip4-lookup) and PCI port names (0000:03:00.0) are spelled with
+// '_' there: ip4_lookup, 0000_03_00_0.
+std::string tel_key(std::string s) {
+  for (char& c : s)
+    if (!isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '/') c = '_';
+  return s;
+}
+
 int tel_stats(const char*, const char*, rte_tel_data* d) {
   if (g_telemetry_dp == nullptr) return -1;
   const Dataplane& dp = *g_telemetry_dp;
@@ -354,7 +364,7 @@ int tel_stats(const char*, const char*, rte_tel_data* d) {
   for (const NodeCounters& c : dp.node_counters()) {
     if (c.name.rfind("drop-", 0) != 0) continue;
     dropped += c.objs;
-    rte_tel_data_add_dict_u64(drops, c.name.c_str() + 5, c.objs);
+    rte_tel_data_add_dict_u64(drops, tel_key(c.name.substr(5)).c_str(), c.objs);
   }
   rte_tel_data_add_dict_u64(d, "rx", rx);
   rte_tel_data_add_dict_u64(d, "tx", tx);
@@ -379,7 +389,7 @@ int tel_nodes(const char*, const char*, rte_tel_data* d) {
     rte_tel_data_add_dict_u64(n, "calls", c.calls);
     rte_tel_data_add_dict_u64(n, "cycles", c.cycles);
     rte_tel_data_add_dict_u64(n, "cycles_per_packet", c.objs ? c.cycles / c.objs : 0);
-    rte_tel_data_add_dict_container(d, c.name.c_str(), n, 0);
+    rte_tel_data_add_dict_container(d, tel_key(c.name).c_str(), n, 0);
   }
   return 0;
 }
@@ -398,7 +408,7 @@ int tel_ports(const char*, const char*, rte_tel_data* d) {
     rte_tel_data_add_dict_u64(n, "tx_packets", p.tx_packets);
     rte_tel_data_add_dict_u64(n, "tx_bytes", p.tx_bytes);
     rte_tel_data_add_dict_u64(n, "tx_errors", p.tx_errors);
-    rte_tel_data_add_dict_container(d, p.name.c_str(), n, 0);
+    rte_tel_data_add_dict_container(d, tel_key(p.name).c_str(), n, 0);
   }
   return 0;
 }
