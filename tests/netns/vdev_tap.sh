@@ -48,6 +48,17 @@ check "ping the router (answered by sluice)" ip netns exec "$gen" ping -c 2 -i 0
 hops="$(ip netns exec "$gen" traceroute -n -q 1 -w 1 -N 1 10.2.0.2 2>/dev/null | awk 'NR>1{print $2}' | tr '\n' ' ')"
 check "traceroute shows 10.1.0.1 then 10.2.0.2 (got: $hops)" test "$hops" = "10.1.0.1 10.2.0.2 "
 
+# The counters as DPDK telemetry serves them (keys spelled with '_', see README).
+tel() { echo "$1" | dpdk-telemetry.py -f "$prefix" 2>/dev/null; }
+check "telemetry /sluice/nodes counts ip4-forward packets" python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])["/sluice/nodes"]
+assert d["ip4_forward"]["packets"] > 0 and "drop_ip4_bad_checksum" in d, d' "$(tel /sluice/nodes)"
+check "telemetry /sluice/stats lists every drop reason" python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])["/sluice/stats"]
+assert d["forwarded"] > 0 and len(d["drops"]) > 30 and "ip4_bad_checksum" in d["drops"], d' "$(tel /sluice/stats)"
+
 kill -TERM "$pid"
 wait "$pid"
 rc=$?
