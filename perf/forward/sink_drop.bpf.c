@@ -4,10 +4,13 @@
 // except in testpmd io mode, whose frames keep r0's MAC and die early as PACKET_OTHERHOST;
 // that cost would be charged to whichever router transmits, and unequally. veth counts the
 // frame in s0's rx_packets before the program runs, so "delivered" is unchanged.
-#include <bpf/bpf_endian.h>
-#include <bpf/bpf_helpers.h>
+// The kernel's types first: libbpf's helper headers use them, so no include sorting here.
+// clang-format off
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+// clang-format on
 
 SEC("xdp")
 int sink_drop(struct xdp_md* ctx) {
