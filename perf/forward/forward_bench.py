@@ -836,11 +836,13 @@ def ratio_lines(s, sfx=""):
 
 METHOD = """\
 Topology: gen g0 10.1.0.2/24 -- r0 10.1.0.1/24 [rtr] r1 10.2.0.1/24 -- s0 [sink], veth pairs in
-namespaces of their own; s0 holds 10.2.0.2-10.2.0.{last} so every gateway answers ARP; {sink}. Each of
-the table's prefixes goes via one of {ngw} gateways, chosen as lpm::synthetic_next_hop does (the
-hash sluiced applies to --route-file), so every router holds the same routes.
+namespaces of their own; s0 holds 10.2.0.2-10.2.0.{last} so every gateway answers ARP;
+{sink}. Each of the table's prefixes goes via one of {ngw} gateways, chosen as
+lpm::synthetic_next_hop does (the hash sluiced applies to --route-file), so every router
+holds the same routes.
 Generator: dpdk-testpmd over AF_XDP on g0, {frame}-byte UDP frames. Traffic "single": txonly
-to {dst} (one route of the table){mf}. Traffic "spread": io-forwarding from net_pcap
+to {dst} (one route of the table){mf}.
+Traffic "spread": io-forwarding from net_pcap
 (infinite_rx) of {nspread} frames whose destinations are random addresses in prefixes drawn
 uniformly from the table (perf/forward/make_pcap.py, fixed seed), so lookups and gateways cover
 the table. On CPU {gcpu} (EAL --lcores 0@{gcpu},1@{gcpu}), identical in every trial, at nice
@@ -889,7 +891,9 @@ def write_markdown(path, doc):
              f"kernel routes loaded in {doc['setup'].get('kernel_route_load_seconds')} s with "
              f"`ip -force -batch`).\n")
     L.append(f"Command: `{doc['command']}`; {a['repetitions']} repetitions of {a['seconds']:g} s "
-             f"per mode, interleaved.\n")
+             f"per mode, interleaved. sluiced: {a['sluiced']} (sha256 "
+             f"{doc['setup'].get('sluiced_sha256', '?')[:16]}..., checkout "
+             f"{doc['setup'].get('git', '?')}).\n")
     L.append("Medians over the trials (min-max). Cycles are per delivered packet. Traffic single: "
              f"txonly to {a['dst']}; spread: {a['spread_count']} destinations drawn over the "
              "whole table.\n")
