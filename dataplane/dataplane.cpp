@@ -315,10 +315,14 @@ std::vector<PortCounters> Dataplane::port_counters() const {
   return out;
 }
 
-uint64_t Dataplane::forwarded() const {
+uint64_t Dataplane::worker_sum(std::atomic<uint64_t> WorkerCounters::*c) const {
   uint64_t n = 0;
-  for (const auto& w : workers_) n += w->counters.forwarded.load(std::memory_order_relaxed);
+  for (const auto& w : workers_) n += (w->counters.*c).load(std::memory_order_relaxed);
   return n;
+}
+
+uint64_t Dataplane::forwarded() const {
+  return worker_sum(&WorkerCounters::forwarded);
 }
 
 std::string Dataplane::summary() const {
@@ -327,7 +331,9 @@ std::string Dataplane::summary() const {
   for (const PortCounters& p : port_counters())
     s << "  " << p.name << ": rx " << p.rx_packets << " tx " << p.tx_packets << " rx-missed "
       << p.rx_missed << " rx-errors " << p.rx_errors << " tx-errors " << p.tx_errors << "\n";
-  s << "forwarded: " << forwarded() << "\n";
+  s << "forwarded: " << forwarded()
+    << " fragments-made: " << worker_sum(&WorkerCounters::fragments_made)
+    << " arp-notes-lost: " << worker_sum(&WorkerCounters::arp_notes_lost) << "\n";
   s << "nodes (packets, cycles/packet):\n";
   for (const NodeCounters& c : node_counters())
     if (c.objs != 0) s << "  " << c.name << ": " << c.objs << ", " << (c.cycles / c.objs) << "\n";
@@ -370,6 +376,8 @@ int tel_stats(const char*, const char*, rte_tel_data* d) {
   rte_tel_data_add_dict_u64(d, "tx", tx);
   rte_tel_data_add_dict_u64(d, "forwarded", dp.forwarded());
   rte_tel_data_add_dict_u64(d, "dropped", dropped);
+  rte_tel_data_add_dict_u64(d, "fragments_made", dp.worker_sum(&WorkerCounters::fragments_made));
+  rte_tel_data_add_dict_u64(d, "arp_notes_lost", dp.worker_sum(&WorkerCounters::arp_notes_lost));
   rte_tel_data_add_dict_container(d, "drops", drops, 0);
   const NeighbourResolver::Counters nc = dp.neighbour_counters();
   rte_tel_data_add_dict_u64(d, "arp_requests_sent", nc.requests_sent);

@@ -67,6 +67,7 @@ class Dataplane {
   std::vector<NodeCounters> node_counters() const;
   std::vector<PortCounters> port_counters() const;
   uint64_t forwarded() const;
+  uint64_t worker_sum(std::atomic<uint64_t> WorkerCounters::*c) const;
   NeighbourResolver::Counters neighbour_counters() const;
   std::string summary() const;  // human-readable counters, as printed at exit
 
