@@ -8,7 +8,7 @@ SLUICE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 SLUICE_PACKAGES=(
   meson ninja-build g++ pkg-config python3
   zlib1g-dev libgtest-dev libbenchmark-dev libdpdk-dev dpdk-dev clang-format
-  clang llvm libbpf-dev libxdp-dev libboost-program-options-dev libmnl-dev libnuma-dev
+  clang llvm libbpf-dev libxdp-dev libboost-program-options-dev libmnl-dev libnuma-dev nlohmann-json3-dev
   iproute2 iputils-ping traceroute iputils-tracepath iperf3 tcpdump ethtool procps
   python3-minimal
 )
