@@ -38,6 +38,13 @@ struct {
   __type(value, __u64);
 } sluice_stats SEC(".maps");
 
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u32);
+} sluice_config SEC(".maps");
+
 /* One 802.1Q / 802.1ad tag, after the source MAC (no uapi header has it). */
 struct sluice_vlan_hdr {
   __be16 tci;
@@ -90,8 +97,16 @@ int sluice_xdp(struct xdp_md* ctx) {
   type = eth->h_proto;
   l3 = eth + 1;
 
-  /* ARP only untagged: the fast path does not handle VLANs for ARP. */
-  if (type == bpf_htons(ETH_P_ARP)) return to_fastpath(ctx, SLUICE_XDP_TO_FASTPATH_ARP);
+  /* ARP only untagged: the fast path does not handle VLANs for ARP. In mirror mode the
+   * kernel owns ARP (sluice imports its neighbour table). */
+  if (type == bpf_htons(ETH_P_ARP)) {
+    const __u32 zero = 0;
+    const __u32* flags = bpf_map_lookup_elem(&sluice_config, &zero);
+
+    if (flags && (*flags & SLUICE_XDP_CONFIG_ARP_TO_KERNEL))
+      return to_kernel(SLUICE_XDP_TO_KERNEL_ARP);
+    return to_fastpath(ctx, SLUICE_XDP_TO_FASTPATH_ARP);
+  }
 
   if (type == bpf_htons(ETH_P_8021Q) || type == bpf_htons(ETH_P_8021AD)) {
     struct sluice_vlan_hdr* vlan = l3;

@@ -8,6 +8,7 @@
  *   sluice_local  HASH          key __u32 IPv4 address (network byte order),
  *                               value __u32 flags (SLUICE_XDP_LOCAL_PRESENT)
  *   sluice_stats  PERCPU_ARRAY  key __u32 enum sluice_xdp_stat, value __u64 per CPU
+ *   sluice_config ARRAY         one entry (key 0), value __u32 SLUICE_XDP_CONFIG_* flags
  */
 #ifndef SLUICE_XDP_SLUICE_XDP_H
 #define SLUICE_XDP_SLUICE_XDP_H
@@ -21,6 +22,7 @@
 #define SLUICE_XDP_XSKS_MAP "xsks_map"
 #define SLUICE_XDP_LOCAL_MAP "sluice_local"
 #define SLUICE_XDP_STATS_MAP "sluice_stats"
+#define SLUICE_XDP_CONFIG_MAP "sluice_config"
 
 #define SLUICE_XDP_XSKS_MAX 64    /* rx queues an AF_XDP port may use */
 #define SLUICE_XDP_LOCAL_MAX 1024 /* host-owned addresses, subnet broadcasts included */
@@ -29,6 +31,10 @@
 typedef __u32 sluice_xdp_local_key;
 typedef __u32 sluice_xdp_local_value;
 #define SLUICE_XDP_LOCAL_PRESENT 1u
+
+/* sluice_config flags. ARP_TO_KERNEL: in mirror mode the kernel owns ARP (it answers for its
+ * addresses and resolves neighbours sluice asks about), so ARP is passed, not redirected. */
+#define SLUICE_XDP_CONFIG_ARP_TO_KERNEL 1u
 
 /* sluice_stats: one __u64 per CPU and reason, indexed by this enum. These are decision
  * counters: "to_fastpath" is counted before bpf_redirect_map(), so it also counts frames that
@@ -45,6 +51,7 @@ enum sluice_xdp_stat {
   SLUICE_XDP_TO_KERNEL_NON_IPV4,     /* any other EtherType (IPv6, LLDP, tagged ARP, ...) */
   SLUICE_XDP_TO_KERNEL_RUNT,         /* frame ends inside its Ethernet or VLAN header */
   SLUICE_XDP_TO_KERNEL_VLAN,         /* 802.1Q/802.1ad tagged: the fast path has no VLANs yet */
+  SLUICE_XDP_TO_KERNEL_ARP,          /* ARP with SLUICE_XDP_CONFIG_ARP_TO_KERNEL set */
   SLUICE_XDP_STAT_COUNT
 };
 

@@ -161,15 +161,26 @@ AttachedProgram::AttachedProgram(int ifindex) : ifindex_(ifindex), what_(describ
           mi.value_size != sizeof(uint64_t))
         fail(what_, "map " SLUICE_XDP_STATS_MAP " has an unexpected layout (stale object?)");
       stats_ = std::move(fd);
+    } else if (std::strncmp(mi.name, SLUICE_XDP_CONFIG_MAP, sizeof mi.name) == 0) {
+      if (mi.type != BPF_MAP_TYPE_ARRAY || mi.key_size != sizeof(uint32_t) ||
+          mi.value_size != sizeof(uint32_t))
+        fail(what_, "map " SLUICE_XDP_CONFIG_MAP " has an unexpected layout (stale object?)");
+      config_ = std::move(fd);
     }
   }
-  if (!local_ || !stats_)
-    fail(what_, "its " SLUICE_XDP_PROG_NAME " program lacks the " SLUICE_XDP_LOCAL_MAP
-                " or " SLUICE_XDP_STATS_MAP " map (stale object?)");
+  if (!local_ || !stats_ || !config_)
+    fail(what_, "its " SLUICE_XDP_PROG_NAME " program lacks the " SLUICE_XDP_LOCAL_MAP ", "
+                SLUICE_XDP_STATS_MAP " or " SLUICE_XDP_CONFIG_MAP " map (stale object?)");
 }
 
 void AttachedProgram::set_local_addresses(std::span<const uint32_t> addrs_be) {
   replace_local_addresses(local_.get(), addrs_be, what_);
+}
+
+void AttachedProgram::set_config(uint32_t flags) {
+  const uint32_t zero = 0;
+  if (const int err = bpf_map_update_elem(config_.get(), &zero, &flags, BPF_ANY); err != 0)
+    fail(what_, "cannot write " SLUICE_XDP_CONFIG_MAP ": " + err_text(err));
 }
 
 Stats AttachedProgram::stats() const {
@@ -232,6 +243,7 @@ const char* stat_name(unsigned index) {
     case SLUICE_XDP_TO_KERNEL_NON_IPV4: return "to_kernel_non_ipv4";
     case SLUICE_XDP_TO_KERNEL_RUNT: return "to_kernel_runt";
     case SLUICE_XDP_TO_KERNEL_VLAN: return "to_kernel_vlan";
+    case SLUICE_XDP_TO_KERNEL_ARP: return "to_kernel_arp";
     default: return "unknown";
   }
 }

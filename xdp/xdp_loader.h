@@ -65,6 +65,8 @@ class AttachedProgram {
   // at most SLUICE_XDP_LOCAL_MAX distinct). An address in both the old and the new set is never
   // missing meanwhile.
   void set_local_addresses(std::span<const uint32_t> addrs_be);
+  // The program's SLUICE_XDP_CONFIG_* flags.
+  void set_config(uint32_t flags);
   // The decision counters, summed over CPUs.
   Stats stats() const;
 
@@ -78,6 +80,7 @@ class AttachedProgram {
   Fd prog_;
   Fd local_;
   Fd stats_;
+  Fd config_;
 };
 
 // The same map operations on fds the caller holds (the unit test loads the object without

@@ -237,6 +237,21 @@ TEST_F(XdpProgram, ArpGoesToFastPath) {
   expect(arp_request(), SLUICE_XDP_TO_FASTPATH_ARP);
 }
 
+// Mirror mode: the kernel owns ARP; clearing the flag gives it back to the fast path.
+TEST_F(XdpProgram, ArpGoesToKernelWhenConfigured) {
+  const int config = map_fd(obj_.get(), SLUICE_XDP_CONFIG_MAP);
+  ASSERT_GE(config, 0) << "no map named " SLUICE_XDP_CONFIG_MAP;
+  const uint32_t zero = 0;
+  uint32_t flags = SLUICE_XDP_CONFIG_ARP_TO_KERNEL;
+  ASSERT_EQ(bpf_map_update_elem(config, &zero, &flags, BPF_ANY), 0);
+  expect(arp_request(), SLUICE_XDP_TO_KERNEL_ARP);
+  // Only ARP changes hands.
+  expect(ip_frame({}, tcp_syn(80)), SLUICE_XDP_TO_FASTPATH_IPV4);
+  flags = 0;
+  ASSERT_EQ(bpf_map_update_elem(config, &zero, &flags, BPF_ANY), 0);
+  expect(arp_request(), SLUICE_XDP_TO_FASTPATH_ARP);
+}
+
 TEST_F(XdpProgram, TransitIpv4GoesToFastPath) {
   expect(ip_frame({}, tcp_syn(80)), SLUICE_XDP_TO_FASTPATH_IPV4);
   // Ethernet pads short frames: a tot_len below the frame length is fine.
