@@ -169,8 +169,8 @@ AttachedProgram::AttachedProgram(int ifindex) : ifindex_(ifindex), what_(describ
     }
   }
   if (!local_ || !stats_ || !config_)
-    fail(what_, "its " SLUICE_XDP_PROG_NAME " program lacks the " SLUICE_XDP_LOCAL_MAP ", "
-                SLUICE_XDP_STATS_MAP " or " SLUICE_XDP_CONFIG_MAP " map (stale object?)");
+    fail(what_, "its " SLUICE_XDP_PROG_NAME " program lacks the " SLUICE_XDP_LOCAL_MAP
+                ", " SLUICE_XDP_STATS_MAP " or " SLUICE_XDP_CONFIG_MAP " map (stale object?)");
 }
 
 void AttachedProgram::set_local_addresses(std::span<const uint32_t> addrs_be) {
