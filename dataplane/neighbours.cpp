@@ -29,6 +29,11 @@ const char* NeighbourResolver::state_name(State s) {
 }
 
 void NeighbourResolver::send_request(uint16_t port, Ipv4Addr ip, const MacAddr* unicast) {
+  if (request_hook_) {
+    request_hook_(port, ip);
+    ++counters_.requests_sent;
+    return;
+  }
   // The sender address: ours on the subnet of the target, as Linux chooses it.
   uint32_t spa = fs_.port(port).primary_be.load();
   for (const InterfaceAddress& a : fs_.addresses()) {
@@ -172,6 +177,33 @@ void NeighbourResolver::add_static(uint16_t port, Ipv4Addr ip, MacAddr mac) {
   resolved(k, n, mac, 0);
 }
 
+void NeighbourResolver::kernel_resolved(uint16_t port, Ipv4Addr ip, MacAddr mac, double now) {
+  const Key k{port, ip.host()};
+  Neighbour& n = table_[k];
+  if (n.is_static) return;
+  n.from_kernel = true;
+  resolved(k, n, mac, now);
+  ++counters_.replies_learned;
+}
+
+void NeighbourResolver::kernel_failed(uint16_t port, Ipv4Addr ip, bool deleted, double now) {
+  const Key k{port, ip.host()};
+  auto it = table_.find(k);
+  if (it == table_.end() || it->second.is_static) return;
+  Neighbour& n = it->second;
+  const bool was_resolved = n.state == State::kReachable || n.state == State::kProbe;
+  if (was_resolved) fs_.neighbour_lost(port, ip);
+  if (deleted && was_resolved) {
+    drop_held(n);
+    table_.erase(it);
+    return;
+  }
+  // A deleted INCOMPLETE entry is the kernel giving up too (it deletes failed entries).
+  drop_held(n);
+  n.state = State::kFailed;
+  n.next_action = now + cfg_.failed_hold;
+}
+
 void NeighbourResolver::forget_port(uint16_t port) {
   for (auto it = table_.begin(); it != table_.end();) {
     if (it->first.first == port) {
@@ -189,7 +221,10 @@ void NeighbourResolver::tick(double now) {
     const Key& k = it->first;
     Neighbour& n = it->second;
     const Ipv4Addr ip = Ipv4Addr::from_host(k.second);
-    if (n.is_static || now < n.next_action) {
+    // Kernel-owned entries age in the kernel; only our pending requests (INCOMPLETE) and
+    // FAILED holds time out here.
+    if (n.is_static || now < n.next_action ||
+        (n.from_kernel && (n.state == State::kReachable || n.state == State::kProbe))) {
       ++it;
       continue;
     }
@@ -232,7 +267,10 @@ std::vector<NeighbourResolver::Entry> NeighbourResolver::entries(double now) con
   std::vector<Entry> out;
   for (const auto& [k, n] : table_)
     out.push_back({k.first, Ipv4Addr::from_host(k.second), n.mac, n.state,
-                   n.state == State::kReachable ? now - n.confirmed : 0});
+                   n.state == State::kReachable ? now - n.confirmed : 0,
+                   n.is_static     ? Origin::kStatic
+                   : n.from_kernel ? Origin::kKernel
+                                   : Origin::kArp});
   return out;
 }
 

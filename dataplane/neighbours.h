@@ -33,12 +33,15 @@ class NeighbourResolver {
     uint64_t dropped_no_mbuf = 0, dropped_inject_full = 0, expired = 0;
   };
   enum class State : uint8_t { kIncomplete, kReachable, kProbe, kFailed };
+  // Where an entry came from: sluice's own ARP, the configuration, or the kernel's table.
+  enum class Origin : uint8_t { kArp, kStatic, kKernel };
   struct Entry {
     uint16_t port;
     Ipv4Addr ip;
     MacAddr mac;
     State state;
     double age;  // seconds since last confirmed (reachable) or since created
+    Origin origin;
   };
 
   // `inject` hands a frame to a worker (returns false if it could not).
@@ -53,6 +56,17 @@ class NeighbourResolver {
   void add_static(uint16_t port, Ipv4Addr ip, MacAddr mac);
   void forget_port(uint16_t port);  // a port went down: its neighbours are gone
 
+  // Mirror mode: the kernel owns ARP. Resolution asks it (the hook sends the request) instead
+  // of sending ARP; the kernel's answers arrive as kernel_resolved()/kernel_failed(). Kernel
+  // entries are never aged here: the kernel ages them and tells us.
+  void set_request_hook(std::function<void(uint16_t port, Ipv4Addr ip)> hook) {
+    request_hook_ = std::move(hook);
+  }
+  void kernel_resolved(uint16_t port, Ipv4Addr ip, MacAddr mac, double now);
+  // The kernel gave up (FAILED) or deleted the entry: held packets are dropped, and the next
+  // packet asks again (after failed_hold, as for our own ARP).
+  void kernel_failed(uint16_t port, Ipv4Addr ip, bool deleted, double now);
+
   const Counters& counters() const { return counters_; }
   std::vector<Entry> entries(double now) const;
   static const char* state_name(State s);
@@ -65,6 +79,7 @@ class NeighbourResolver {
     double next_action = 0;  // when to retry / give up / probe
     double confirmed = 0;
     bool is_static = false;
+    bool from_kernel = false;
     std::deque<rte_mbuf*> held;
   };
   using Key = std::pair<uint16_t, uint32_t>;
@@ -77,6 +92,7 @@ class NeighbourResolver {
   rte_mempool* pool_;
   Config cfg_;
   std::function<bool(rte_mbuf*)> inject_;
+  std::function<void(uint16_t, Ipv4Addr)> request_hook_;
   std::map<Key, Neighbour> table_;
   Counters counters_;
 };
