@@ -14,6 +14,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <random>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -97,7 +98,14 @@ Dataplane::Dataplane(const DataplaneConfig& cfg) : cfg_(cfg) {
   grace_ = std::make_unique<Grace>(qsbr_);
   ForwardingState::Config fc;
   fc.max_next_hops = cfg_.max_next_hops;
+  fc.max_groups = cfg_.max_next_hop_groups;
   fc.grace = grace_.get();
+  if (cfg_.multipath_seed != 0) {
+    fc.multipath_seed = cfg_.multipath_seed;
+  } else {
+    std::random_device rd;
+    fc.multipath_seed = uint64_t{rd()} << 32 | rd();
+  }
   fs_ = std::make_unique<ForwardingState>(fc);
 
   const std::string xdp_object = cfg_.xdp_object.empty() ? xdp::object_path() : cfg_.xdp_object;

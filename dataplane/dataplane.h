@@ -25,6 +25,8 @@ struct DataplaneConfig {
   unsigned mbufs = 0;          // 0: sized from ports, queues and descriptors
   uint16_t rx_desc = 1024, tx_desc = 1024;
   uint32_t max_next_hops = 1u << 16;
+  uint32_t max_next_hop_groups = 4096;  // multipath routes with distinct next-hop sets
+  uint64_t multipath_seed = 0;          // flow hash seed; 0: a random one per start
   NeighbourResolver::Config neighbours;
   uint64_t icmp_errors_per_second = 1000, icmp_error_burst = 50;
   std::string xdp_object;  // the AF_XDP ports' program; empty: xdp::object_path()

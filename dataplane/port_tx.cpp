@@ -2,6 +2,9 @@
 // rte_eth_tx_burst on this worker's own queue (no queue is shared, so no lock). A worker
 // beyond the port's queue count hands the run to the queue's owner through a ring instead
 // (port-rx of the owner sends it). What the driver or the ring does not take is counted.
+// Nothing leaves a port whose link is down: ip4-forward already stops transit packets, but the
+// router's own packets (ARP, echo replies, ICMP errors, released held packets) end here too,
+// so this one check, once per run of packets, covers all of them.
 #include <rte_ethdev.h>
 
 #include "dataplane/graph_nodes.h"
@@ -20,6 +23,11 @@ uint16_t port_tx(rte_graph* graph, rte_node* node, void** objs, uint16_t n) {
     uint16_t end = start + 1;
     while (end < n && NextHopWord(meta(pkts[end]).next_hop_word).port() == port) ++end;
     const uint16_t want = end - start;
+    if (!w.fs->port(port).up.load(std::memory_order_relaxed)) [[unlikely]] {
+      rte_node_enqueue(graph, node, 2, objs + start, want);
+      start = end;
+      continue;
+    }
     if (rte_ring* handoff = w.tx_handoff[port]; handoff != nullptr) {
       const unsigned sent = rte_ring_mp_enqueue_burst(handoff, objs + start, want, nullptr);
       if (sent < want) rte_node_enqueue(graph, node, 1, objs + start + sent, want - sent);
@@ -40,7 +48,9 @@ uint16_t port_tx(rte_graph* graph, rte_node* node, void** objs, uint16_t n) {
 }  // namespace
 
 NodeDef port_tx_node() {
-  return {"port-tx", port_tx, {"drop-port-tx-full", "drop-port-tx-handoff-full"}};
+  return {"port-tx",
+          port_tx,
+          {"drop-port-tx-full", "drop-port-tx-handoff-full", "drop-port-tx-link-down"}};
 }
 
 }  // namespace sluice

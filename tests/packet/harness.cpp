@@ -104,6 +104,7 @@ Router::Router(const RouterOptions& opt) {
   cfg.mbufs = opt.mbufs;
   cfg.icmp_errors_per_second = opt.icmp_errors_per_second;
   cfg.icmp_error_burst = opt.icmp_error_burst;
+  cfg.multipath_seed = opt.multipath_seed;
   dp_ = std::make_unique<Dataplane>(cfg);
   pool_size_ = dp_->pool()->size;
 

@@ -61,6 +61,7 @@ struct RouterOptions {
   unsigned mbufs = 8192;
   unsigned ring_size = 1024;  // each port's RX and TX ring
   unsigned workers = 1;       // ring ports have one queue: more workers share it (TX hand-off)
+  uint64_t multipath_seed = 0x5eed;  // fixed, so that which flow takes which path repeats
 };
 
 // One router and its three ring ports.
