@@ -25,23 +25,22 @@ struct Attrs {
   const nlattr* operator[](size_t t) const { return t < N ? a[t] : nullptr; }
 };
 
-template <size_t N>
-int collect(const nlattr* attr, void* data) {
-  auto* out = static_cast<Attrs<N>*>(data);
-  const uint16_t type = mnl_attr_get_type(attr);
-  if (type < N) out->a[type] = attr;
-  return MNL_CB_OK;
-}
-
+// Attributes must tile the message exactly: anything left over that is not a whole attribute
+// means a length lied, and the message is not trusted at all.
 template <size_t N>
 bool parse_attrs(const nlmsghdr* h, size_t header_len, Attrs<N>& out) {
   if (h->nlmsg_len < mnl_nlmsg_size(header_len)) return false;
-  return mnl_attr_parse(h, static_cast<unsigned>(header_len), collect<N>, &out) >= MNL_CB_OK;
-}
-
-template <size_t N>
-bool parse_nested(const nlattr* nest, Attrs<N>& out) {
-  return mnl_attr_parse_nested(nest, collect<N>, &out) >= MNL_CB_OK;
+  // libmnl's walkers stop quietly at a bad length; this walk notices where it stopped.
+  const auto* p = static_cast<const char*>(mnl_nlmsg_get_payload_offset(h, header_len));
+  const auto* tail = static_cast<const char*>(mnl_nlmsg_get_payload_tail(h));
+  while (p < tail) {
+    const auto* a = reinterpret_cast<const nlattr*>(p);
+    if (!mnl_attr_ok(a, static_cast<int>(tail - p))) return false;
+    const uint16_t type = mnl_attr_get_type(a);
+    if (type < N) out.a[type] = a;
+    p = reinterpret_cast<const char*>(mnl_attr_next(a));
+  }
+  return true;
 }
 
 bool get_u32(const nlattr* a, uint32_t* v) {

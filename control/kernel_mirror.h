@@ -1,0 +1,165 @@
+// kernel_mirror.h — the kernel as sluice's source of truth. The links, IPv4 addresses, routes
+// (of the tables chosen), nexthop objects, neighbours and forwarding sysctls of the netns
+// sluiced runs in are dumped at start, then followed through rtnetlink events, and written
+// into the fast path's ForwardingState. Only the AF_XDP ports' interfaces are mirrored.
+//
+// It keeps the kernel's own view (every route of a prefix, with its metric) and installs, per
+// prefix, what the kernel would use: the lowest metric wins. A lost event (ENOBUFS) or a link
+// going down (the kernel flushes routes then without telling anyone) triggers a resync: a new
+// dump marks what exists, what was not seen is swept, and only the differences touch the fast
+// path, which forwards throughout. Runs on the control thread; the only writer.
+#pragma once
+
+#include <boost/container/small_vector.hpp>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "control/netlink_messages.h"
+#include "control/netlink_socket.h"
+#include "dataplane/dataplane.h"
+
+namespace sluice {
+
+struct MirrorConfig {
+  std::vector<uint32_t> tables{254};  // RT_TABLE_MAIN; earlier tables win metric ties
+  int rcvbuf = 64 << 20;              // event socket receive buffer, bytes
+  size_t budget = 256;                // datagrams per service() call
+};
+
+class KernelMirror {
+ public:
+  KernelMirror(Dataplane& dp, const MirrorConfig& cfg);
+  ~KernelMirror();
+
+  // Subscribes, dumps everything and applies it. Throws if the kernel cannot be read.
+  void start(double now);
+  int fd() const;
+  // Events queued since the last call (bounded work), and a pending resync.
+  void service(double now);
+  void request_resync() { resync_pending_ = true; }
+
+  struct Counters {
+    uint64_t events = 0, routes_changed = 0, resyncs = 0, overruns = 0, apply_errors = 0;
+    uint64_t dump_retries = 0, neighbour_requests = 0, request_errors = 0;
+    uint64_t route_checks = 0, last_check_differences = 0;
+  };
+  const Counters& counters() const { return counters_; }
+
+  // `sluice route check`: a fresh dump of the kernel's routes and addresses on a socket of its
+  // own, compared with what the fast path holds (and the FIB with its RIB).
+  struct CheckResult {
+    size_t kernel_routes = 0;  // routes the kernel uses that sluice should have
+    size_t sluice_routes = 0;  // routes the fast path holds from the kernel
+    size_t not_mirrored = 0;   // kernel routes sluice cannot use (other interfaces, tos, ...)
+    std::vector<std::string> differences;
+  };
+  CheckResult check();
+
+  // What the mirror knows, for `sluice link`.
+  struct LinkView {
+    uint16_t port;
+    int ifindex;
+    std::string name;
+    bool admin_up, carrier, forwarding;
+    uint32_t mtu;
+  };
+  std::vector<LinkView> links() const;
+  // Routes the kernel has and sluice does not install, with the reason (for `sluice route`).
+  size_t not_mirrored() const { return not_mirrored_; }
+  // The metric of the kernel route sluice installed for p (for `sluice route show`).
+  std::optional<uint32_t> metric(Prefix p) const;
+  // Prefixes `sluice route add` / the config set: the mirror leaves them alone.
+  void set_static(Prefix p, bool on);
+  bool is_static(Prefix p) const { return static_.count(p) != 0; }
+
+ private:
+  struct KRoute {
+    uint32_t table, priority, nh_id;
+    uint8_t tos, type;
+    uint32_t flags;
+    uint64_t gen;
+    std::vector<netlink::Path> paths;
+  };
+  struct PrefixState {
+    boost::container::small_vector<KRoute, 1> routes;
+    boost::container::small_vector<RouteTarget, 1> installed;  // empty: nothing installed
+    bool ignored = false;  // the kernel's best route is not one sluice can use
+  };
+  struct NexthopState {
+    netlink::Nexthop nh;
+    uint64_t gen;
+  };
+  struct AddrKey {
+    int ifindex;
+    uint32_t addr;
+    unsigned len;
+    friend auto operator<=>(const AddrKey&, const AddrKey&) = default;
+  };
+  struct LinkState {
+    netlink::Link link;
+    bool forwarding = true;
+    uint64_t gen = 0;
+  };
+
+  static uint64_t key(Prefix p) { return uint64_t{p.addr().host()} << 8 | p.len(); }
+  static Prefix prefix_of(uint64_t k) {
+    return *Prefix::make(Ipv4Addr::from_host(static_cast<uint32_t>(k >> 8)), k & 0xff);
+  }
+
+  void full_sync(double now);
+  void apply(const nlmsghdr* h, double now);
+  void apply_link(const netlink::Link& l);
+  void apply_address(const netlink::Address& a);
+  void apply_route(const netlink::Route& r);
+  void apply_neighbour(const netlink::Neighbour& n, double now);
+  void apply_nexthop(const netlink::Nexthop& n);
+  void apply_netconf(const netlink::Netconf& c);
+  using NexthopMap = std::unordered_map<uint32_t, NexthopState>;
+  void reconcile(uint64_t k, PrefixState& ps);
+  void reconcile_nexthop_users();
+  void sweep(double now);
+  bool wanted_table(uint32_t table) const;
+  int table_rank(uint32_t table) const;
+  // The best usable route of a prefix as fast-path targets. Empty with *ignored set when the
+  // kernel's choice is something sluice cannot do.
+  boost::container::small_vector<RouteTarget, 1> targets_of(const PrefixState& ps,
+                                                            const NexthopMap& nhs,
+                                                            bool* ignored) const;
+  bool resolve_nexthop(const NexthopMap& nhs, uint32_t id,
+                       boost::container::small_vector<RouteTarget, 1>& out, uint8_t weight,
+                       unsigned depth) const;
+  const uint16_t* port_of(int ifindex) const;
+  void ask_kernel_to_resolve(uint16_t port, Ipv4Addr ip);
+  void update_port(uint16_t port);
+
+  Dataplane& dp_;
+  ForwardingState& fs_;
+  MirrorConfig cfg_;
+  std::unique_ptr<netlink::Socket> events_;
+  std::unique_ptr<netlink::Socket> requests_;
+  std::unordered_map<int, uint16_t> port_of_ifindex_;
+  std::vector<int> ifindex_of_port_;  // by port index; 0 for ports without a kernel twin
+
+  uint64_t gen_ = 0;
+  bool syncing_ = false;
+  bool resync_pending_ = false;
+  std::map<int, LinkState> links_;
+  std::map<AddrKey, uint64_t> addresses_;
+  NexthopMap nexthops_;
+  std::unordered_map<uint64_t, PrefixState> routes_;
+  std::set<uint64_t> nh_prefixes_;  // prefixes with a route through a nexthop object
+  std::map<std::pair<int, uint32_t>, uint64_t> neighbours_;  // (ifindex, ip) -> gen
+  std::map<int, bool> forwarding_;                           // netconf, by ifindex
+  std::set<Prefix> static_;
+  size_t not_mirrored_ = 0;
+  double now_ = 0;
+  Counters counters_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,151 @@
+// netlink_socket.cpp — libmnl plumbing. Reads use a 1 MiB buffer: a dump of a million routes
+// comes in many datagrams of up to ~32 KiB each, and events arrive batched likewise.
+#include "control/netlink_socket.h"
+
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_link.h>
+#include <linux/netconf.h>
+#include <linux/nexthop.h>
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace sluice::netlink {
+namespace {
+
+[[noreturn]] void fail(const std::string& what) {
+  throw std::runtime_error("netlink: " + what + ": " + std::strerror(errno));
+}
+
+}  // namespace
+
+Socket::Socket(const std::vector<unsigned>& groups, int rcvbuf) : buf_(1 << 20) {
+  nl_ = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+  if (nl_ == nullptr) fail("cannot open a NETLINK_ROUTE socket");
+  if (mnl_socket_bind(nl_, 0, MNL_SOCKET_AUTOPID) < 0) {
+    mnl_socket_close(nl_);
+    fail("cannot bind");
+  }
+  const int fd = mnl_socket_get_fd(nl_);
+  if (rcvbuf > 0) {
+    // FORCE needs CAP_NET_ADMIN and overrides net.core.rmem_max; the plain one is capped by it.
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0)
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  }
+  const int on = 1;
+  // Large dumps: let the kernel fill each datagram as far as our buffer allows.
+  setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &on, sizeof on);
+  for (unsigned g : groups) {
+    if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, sizeof g) != 0) {
+      mnl_socket_close(nl_);
+      fail("cannot join group " + std::to_string(g));
+    }
+  }
+}
+
+Socket::~Socket() {
+  if (nl_) mnl_socket_close(nl_);
+}
+
+int Socket::fd() const {
+  return mnl_socket_get_fd(nl_);
+}
+
+size_t Socket::drain(const MessageFn& f, size_t budget, bool* overrun, uint64_t* errors) {
+  size_t seen = 0;
+  for (size_t i = 0; i < budget; ++i) {
+    const ssize_t n = recv(fd(), buf_.data(), buf_.size(), MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == ENOBUFS) {
+        *overrun = true;
+        continue;  // the queue still holds what came after the loss
+      }
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      fail("receive");
+    }
+    size_t left = static_cast<size_t>(n);
+    for (auto* h = reinterpret_cast<const nlmsghdr*>(buf_.data()); mnl_nlmsg_ok(h, left);
+         h = mnl_nlmsg_next(h, reinterpret_cast<int*>(&left))) {
+      if (h->nlmsg_type == NLMSG_ERROR) {
+        const auto* e = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(h));
+        if (h->nlmsg_len >= mnl_nlmsg_size(sizeof(nlmsgerr)) && e->error != 0) ++*errors;
+        continue;
+      }
+      if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_NOOP) continue;
+      ++seen;
+      f(h);
+    }
+  }
+  return seen;
+}
+
+void Socket::discard() {
+  while (true) {
+    const ssize_t n = recv(fd(), buf_.data(), buf_.size(), MSG_DONTWAIT);
+    if (n < 0 && errno != ENOBUFS && errno != EINTR) return;
+  }
+}
+
+void Socket::send(const nlmsghdr* h) {
+  if (mnl_socket_sendto(nl_, h, h->nlmsg_len) < 0) fail("send");
+}
+
+void Socket::dump(uint16_t type, uint8_t family, const MessageFn& f) {
+  char req[MNL_SOCKET_BUFFER_SIZE];
+  nlmsghdr* h = mnl_nlmsg_put_header(req);
+  h->nlmsg_type = type;
+  h->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  h->nlmsg_seq = next_seq();
+  // Each request carries its family's header; the kernel reads the family from its first byte.
+  size_t hdr = sizeof(rtgenmsg);
+  switch (type) {
+    case RTM_GETLINK: hdr = sizeof(ifinfomsg); break;
+    case RTM_GETADDR: hdr = sizeof(ifaddrmsg); break;
+    case RTM_GETROUTE: hdr = sizeof(rtmsg); break;
+    case RTM_GETNEIGH: hdr = sizeof(ndmsg); break;
+    case RTM_GETNEXTHOP: hdr = sizeof(nhmsg); break;
+    case RTM_GETNETCONF: hdr = sizeof(netconfmsg); break;
+    default: break;
+  }
+  auto* body = static_cast<uint8_t*>(mnl_nlmsg_put_extra_header(h, hdr));
+  body[0] = family;
+  const uint32_t seq = h->nlmsg_seq;
+  send(h);
+
+  bool interrupted = false;
+  while (true) {
+    const ssize_t n = recv(fd(), buf_.data(), buf_.size(), 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == ENOBUFS) continue;  // a dump socket joins no group; harmless
+      fail("receive during a dump");
+    }
+    size_t left = static_cast<size_t>(n);
+    for (auto* m = reinterpret_cast<const nlmsghdr*>(buf_.data()); mnl_nlmsg_ok(m, left);
+         m = mnl_nlmsg_next(m, reinterpret_cast<int*>(&left))) {
+      if (m->nlmsg_seq != seq) continue;  // late errors of earlier requests
+      if (m->nlmsg_flags & NLM_F_DUMP_INTR) interrupted = true;
+      if (m->nlmsg_type == NLMSG_DONE) {
+        if (interrupted) throw DumpInterrupted();
+        return;
+      }
+      if (m->nlmsg_type == NLMSG_ERROR) {
+        const auto* e = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(m));
+        if (e->error == 0) continue;
+        // Kernels without nexthop objects refuse that dump: an empty answer.
+        if (type == RTM_GETNEXTHOP && (e->error == -EOPNOTSUPP || e->error == -EINVAL)) return;
+        errno = -e->error;
+        fail("dump of message type " + std::to_string(type));
+      }
+      f(m);
+    }
+  }
+}
+
+}  // namespace sluice::netlink
