@@ -84,7 +84,7 @@ RouteOption parse_route(const std::string& s) {
 
 std::optional<SluicedOptions> parse_sluiced_options(int argc, const char* const* argv) {
   SluicedOptions o;
-  std::vector<std::string> ports, addrs, routes, route_files, neighs;
+  std::vector<std::string> ports, addrs, routes, route_files, neighs, tables;
   std::string config;
   po::options_description desc(
       "sluiced — the sluice router daemon\n\n"
@@ -114,7 +114,17 @@ std::optional<SluicedOptions> parse_sluiced_options(int argc, const char* const*
     ("eal", po::value(&o.eal_extra)->composing(), "extra EAL argument, passed as is (repeatable)")
     ("arp-reachable", po::value(&o.arp_reachable)->default_value(300), "seconds before a neighbour is re-confirmed")
     ("icmp-rate", po::value(&o.icmp_rate)->default_value(1000), "ICMP errors per second per worker")
-    ("exit-after", po::value(&o.exit_after)->default_value(0), "stop after this many seconds (0: run until signalled)");
+    ("exit-after", po::value(&o.exit_after)->default_value(0), "stop after this many seconds (0: run until signalled)")
+    ("mirror", po::value(&o.mirror)->default_value("auto"),
+     "on, off or auto: mirror the kernel's links, addresses, routes, neighbours and forwarding "
+     "sysctl for the AF_XDP ports (auto: on when there is an AF_XDP port)")
+    ("kernel-table", po::value(&tables)->composing(),
+     "a kernel routing table to mirror, by number or main (repeatable; default main; on equal "
+     "metrics the table given first wins)")
+    ("netlink-rcvbuf", po::value(&o.netlink_rcvbuf)->default_value(64 << 20),
+     "bytes of receive buffer for kernel events (an overrun costs a resync, never a route)")
+    ("control-socket", po::value(&o.control_socket)->default_value("/run/sluice/sluice.sock"),
+     "the UNIX socket the sluice CLI talks to (mode 0600)");
   // clang-format on
   po::variables_map vm;
   try {
@@ -178,6 +188,46 @@ std::optional<SluicedOptions> parse_sluiced_options(int argc, const char* const*
     throw std::invalid_argument("--log-level " + o.log_level +
                                 ": use error, warning, info or debug");
   if (o.no_huge && o.memory_mb == 0) o.memory_mb = 1024;
+  bool any_kernel_port = false;
+  for (const PortSpec& p : o.ports) any_kernel_port |= p.kind == PortSpec::Kind::kKernel;
+  if (o.mirror == "on" || o.mirror == "off" || o.mirror == "auto")
+    o.mirror_on = o.mirror == "on" || (o.mirror == "auto" && any_kernel_port);
+  else
+    throw std::invalid_argument("--mirror " + o.mirror + ": use on, off or auto");
+  if (o.mirror_on && !any_kernel_port)
+    throw std::invalid_argument("--mirror on: no AF_XDP port (IFNAME) to mirror");
+  for (const std::string& t : tables) {
+    if (t == "main") {
+      o.kernel_tables.push_back(254);
+      continue;
+    }
+    if (t.empty() || t.size() > 10 || t.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoull(t) == 0 || std::stoull(t) > 0xffffffffULL)
+      throw std::invalid_argument("--kernel-table " + t +
+                                  ": use main or a table number 1-4294967295");
+    o.kernel_tables.push_back(static_cast<uint32_t>(std::stoull(t)));
+  }
+  if (o.kernel_tables.empty()) o.kernel_tables.push_back(254);
+  if (o.netlink_rcvbuf < 4096 && o.netlink_rcvbuf != 0)
+    throw std::invalid_argument("--netlink-rcvbuf must be at least 4096 bytes");
+  if (o.mirror_on) {
+    // The kernel is the configuration of its own interfaces: two sources would disagree.
+    auto mirrored = [&](const std::string& name) {
+      for (const PortSpec& p : o.ports)
+        if (p.name == name) return p.kind == PortSpec::Kind::kKernel;
+      return false;
+    };
+    for (const AddressOption& a : o.addresses)
+      if (mirrored(a.port))
+        throw std::invalid_argument("--addr " + a.port + "=...: port " + a.port +
+                                    " is mirrored from the kernel; use ip addr add ... dev " +
+                                    a.port + " (or --mirror off)");
+    for (const NeighOption& n : o.neighbours)
+      if (mirrored(n.port))
+        throw std::invalid_argument(
+            "--neigh " + n.port + "=...: port " + n.port +
+            " is mirrored from the kernel; use ip neigh add (or --mirror off)");
+  }
   return o;
 }
 

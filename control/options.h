@@ -53,6 +53,13 @@ struct SluicedOptions {
   double arp_reachable = 300;
   uint64_t icmp_rate = 1000;
   double exit_after = 0;  // seconds; 0 = run until SIGTERM/SIGINT (tests and benchmarks use it)
+  // Mirror mode: the kernel's links, addresses, routes, neighbours and forwarding sysctl of the
+  // AF_XDP ports are the configuration. "auto": on when there is an AF_XDP port.
+  std::string mirror = "auto";
+  bool mirror_on = false;               // the decision, after parsing
+  std::vector<uint32_t> kernel_tables;  // routing tables mirrored (default: main, 254)
+  int netlink_rcvbuf = 64 << 20;        // bytes
+  std::string control_socket = "/run/sluice/sluice.sock";
 };
 
 // Parses argv (and --config FILE). Returns nullopt after printing --help or --version.

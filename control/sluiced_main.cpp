@@ -1,5 +1,8 @@
-// sluiced_main.cpp — the sluice daemon: options, EAL, the dataplane, the static
-// configuration, then the control loop (ARP and timers) until SIGTERM/SIGINT.
+// sluiced_main.cpp — the sluice daemon: options, EAL, the dataplane, the configuration (the
+// kernel mirror, or static options), then the control loop until SIGTERM/SIGINT: one thread
+// polls kernel events, the control socket and the dataplane's punted packets and timers, so
+// every table has a single writer and needs no lock.
+#include <poll.h>
 #include <rte_eal.h>
 #include <rte_lcore.h>
 #include <sched.h>
@@ -12,6 +15,9 @@
 #include <string>
 #include <vector>
 
+#include "control/commands.h"
+#include "control/control_server.h"
+#include "control/kernel_mirror.h"
 #include "control/options.h"
 #include "dataplane/dataplane.h"
 #include "lpm/route_file.h"
@@ -64,7 +70,7 @@ std::vector<std::string> eal_args(const sluice::SluicedOptions& o, const char* a
   return a;
 }
 
-void configure(sluice::Dataplane& dp, const sluice::SluicedOptions& o) {
+void configure(sluice::Dataplane& dp, const sluice::SluicedOptions& o, sluice::Commands& commands) {
   sluice::ForwardingState& fs = dp.state();
   auto port_of = [&](const std::string& name) { return *fs.port_by_name(name); };
   for (const sluice::AddressOption& a : o.addresses) {
@@ -80,7 +86,7 @@ void configure(sluice::Dataplane& dp, const sluice::SluicedOptions& o) {
     t.kind = r.kind;
     t.gateway = r.gateway;
     if (!r.port.empty()) t.port = port_of(r.port);
-    const std::string err = fs.replace_route(r.prefix, t);
+    const std::string err = commands.add_static_route(r.prefix, t);
     if (!err.empty()) throw std::invalid_argument("--route " + r.prefix.str() + ": " + err);
   }
   for (const sluice::RouteFileOption& f : o.route_files) {
@@ -89,7 +95,7 @@ void configure(sluice::Dataplane& dp, const sluice::SluicedOptions& o) {
       sluice::RouteTarget t;
       t.gateway =
           f.gateways[sluice::lpm::synthetic_next_hop(p, static_cast<uint32_t>(f.gateways.size()))];
-      const std::string err = fs.replace_route(p, t);
+      const std::string err = commands.add_static_route(p, t);
       if (!err.empty()) throw std::invalid_argument("--route-file " + f.path + ": " + err);
     }
     fprintf(stderr, "sluiced: %zu routes from %s\n", prefixes.size(), f.path.c_str());
@@ -126,23 +132,43 @@ int main(int argc, char** argv) {
     dc.neighbours.reachable_time = o.arp_reachable;
     dc.icmp_errors_per_second = o.icmp_rate;
     sluice::Dataplane dp(dc);
-    configure(dp, o);
+    std::unique_ptr<sluice::KernelMirror> mirror;
+    if (o.mirror_on) {
+      sluice::MirrorConfig mc;
+      mc.tables = o.kernel_tables;
+      mc.rcvbuf = o.netlink_rcvbuf;
+      mirror = std::make_unique<sluice::KernelMirror>(dp, mc);
+    }
+    sluice::Commands commands(dp, mirror.get());
+    configure(dp, o, commands);
+    if (mirror) mirror->start(sluice::Dataplane::monotonic_seconds());
     dp.sync_xdp_local_addresses();
     dp.register_telemetry();
+    sluice::ControlServer server(
+        o.control_socket, [&](const std::vector<std::string>& args) { return commands.run(args); });
     std::signal(SIGTERM, on_signal);
     std::signal(SIGINT, on_signal);
+    std::signal(SIGPIPE, SIG_IGN);
     dp.start();
     printf(
-        "sluiced: ready: %zu port(s), %u worker(s), %zu routes; counters: "
-        "dpdk-telemetry.py -f %s, then /sluice/stats\n",
-        dp.ports().size(), dp.workers(), dp.state().routes().size(), o.file_prefix.c_str());
+        "sluiced: ready: %zu port(s), %u worker(s), %zu routes, %s; control socket %s; "
+        "counters: sluice stats\n",
+        dp.ports().size(), dp.workers(), dp.state().routes().size(),
+        mirror ? "mirroring the kernel" : "static configuration", o.control_socket.c_str());
     fflush(stdout);
     const double started = sluice::Dataplane::monotonic_seconds();
+    std::vector<pollfd> fds;
     while (!g_stop) {
+      fds.clear();
+      server.poll_fds(fds);
+      if (mirror) fds.push_back(pollfd{mirror->fd(), POLLIN, 0});
+      // A short timeout: punted packets and ARP timers are served from this loop too.
+      poll(fds.data(), fds.size(), 1);
       const double now = sluice::Dataplane::monotonic_seconds();
       dp.service(now);
+      if (mirror) mirror->service(now);
+      server.service(now);
       if (o.exit_after > 0 && now - started >= o.exit_after) break;
-      usleep(500);
     }
     dp.stop();
     dp.service(sluice::Dataplane::monotonic_seconds() + 1);

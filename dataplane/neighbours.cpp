@@ -187,18 +187,20 @@ void NeighbourResolver::kernel_resolved(uint16_t port, Ipv4Addr ip, MacAddr mac,
 }
 
 void NeighbourResolver::kernel_failed(uint16_t port, Ipv4Addr ip, bool deleted, double now) {
+  (void)deleted;
   const Key k{port, ip.host()};
   auto it = table_.find(k);
   if (it == table_.end() || it->second.is_static) return;
   Neighbour& n = it->second;
-  const bool was_resolved = n.state == State::kReachable || n.state == State::kProbe;
-  if (was_resolved) fs_.neighbour_lost(port, ip);
-  if (deleted && was_resolved) {
+  if (n.state == State::kReachable || n.state == State::kProbe) {
+    // A known neighbour went away (flushed, aged out, failed its probes): forget it, and the
+    // next packet for it asks the kernel again at once, as the kernel itself would.
+    fs_.neighbour_lost(port, ip);
     drop_held(n);
     table_.erase(it);
     return;
   }
-  // A deleted INCOMPLETE entry is the kernel giving up too (it deletes failed entries).
+  // Our own request failed: hold off for failed_hold, as with our ARP.
   drop_held(n);
   n.state = State::kFailed;
   n.next_action = now + cfg_.failed_hold;

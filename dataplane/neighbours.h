@@ -63,8 +63,8 @@ class NeighbourResolver {
     request_hook_ = std::move(hook);
   }
   void kernel_resolved(uint16_t port, Ipv4Addr ip, MacAddr mac, double now);
-  // The kernel gave up (FAILED) or deleted the entry: held packets are dropped, and the next
-  // packet asks again (after failed_hold, as for our own ARP).
+  // The kernel gave up (FAILED) or deleted the entry. A neighbour we had is forgotten (the
+  // next packet asks again); one we were waiting for fails (packets dropped for failed_hold).
   void kernel_failed(uint16_t port, Ipv4Addr ip, bool deleted, double now);
 
   const Counters& counters() const { return counters_; }

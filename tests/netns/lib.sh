@@ -26,6 +26,7 @@ R1_MTU=1400
 SLUICED_PREFIX="sl-$SL_ID"  # DPDK --file-prefix: the telemetry socket is /var/run/dpdk/<it>/
 SLUICED_PID=""
 SLUICED_LOG=""
+SLUICE_SOCK=""
 SL_TMP=""
 SL_BG_PIDS=()  # other background processes started here, killed by topo_down
 
@@ -160,7 +161,8 @@ topo_down() {
 }
 
 # sluiced_start SLUICED [extra options...]: starts sluiced in rtr on r0 and r1 and waits up to
-# 30 s for its "sluiced: ready" line. On failure prints its log and returns 1.
+# 30 s for its "sluiced: ready" line. On failure prints its log and returns 1. sluiced mirrors
+# rtr's kernel (addresses, routes, neighbours, ip_forward); its control socket is $SLUICE_SOCK.
 sluiced_start() {
   local exe="$1"
   shift
@@ -168,8 +170,8 @@ sluiced_start() {
   SLUICED_LOG="$SL_TMP/sluiced.$(date +%s%N).log"
   : >"$SLUICED_LOG"
   # ip netns exec execs sluiced, so $! is sluiced's own PID.
-  ip netns exec "$RTR" "$exe" --port r0 --port r1 \
-    --addr "r0=$R0_IP/24" --addr "r1=$R1_IP/24" \
+  SLUICE_SOCK="$SL_TMP/sluice.sock"
+  ip netns exec "$RTR" "$exe" --port r0 --port r1 --control-socket "$SLUICE_SOCK" \
     --no-huge --file-prefix "$SLUICED_PREFIX" "$@" >"$SLUICED_LOG" 2>&1 &
   SLUICED_PID=$!
   local i
@@ -249,6 +251,9 @@ except Exception:
     pass
 ' "$1"
 }
+
+# sluice_cli ARGS...: the sluice CLI ($SLUICE_CLI) against the running sluiced.
+sluice_cli() { "${SLUICE_CLI:?SLUICE_CLI is not set}" --socket "$SLUICE_SOCK" "$@"; }
 
 # bg_track PID: kill PID in topo_down if it still runs.
 bg_track() { SL_BG_PIDS+=("$1"); }

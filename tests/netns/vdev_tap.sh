@@ -28,7 +28,7 @@ check() {  # check NAME COMMAND...
 
 ip netns exec "$rtr" "$sluiced" --port vdev:net_tap0,iface=vt0 --port vdev:net_tap1,iface=vt1 \
   --addr net_tap0=10.1.0.1/24 --addr net_tap1=10.2.0.1/24 --no-huge --memory 512 \
-  --file-prefix "$prefix" >"$log" 2>&1 &
+  --file-prefix "$prefix" --control-socket "$log.sock" >"$log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do grep -q "sluiced: ready" "$log" && break; sleep 0.2; done
 if ! grep -q "sluiced: ready" "$log"; then

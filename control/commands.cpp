@@ -1,0 +1,645 @@
+// commands.cpp — the CLI's commands: parsing their words, reading the tables on the control
+// thread, and printing them as iproute2 would (or as JSON with stable keys).
+#include "control/commands.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "dataplane/packet_graph.h"
+
+namespace sluice {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+constexpr const char* kUsage =
+    "commands:\n"
+    "  route show [PREFIX] [-n] [--all]   routes (-n: the classic route -n table)\n"
+    "  route get ADDR                     the route, gateway, port and neighbour for ADDR\n"
+    "  route add PREFIX via GW [dev PORT] | PREFIX dev PORT | blackhole|unreachable|prohibit "
+    "PREFIX\n"
+    "  route del PREFIX                   static routes (ports without a kernel twin)\n"
+    "  route check                        compare the fast path with the kernel (exit 1: differ)\n"
+    "  neigh | link | addr                neighbours, ports, addresses\n"
+    "  stats                              per port and per node counters, drops by reason\n"
+    "  graph                              the packet graph as Graphviz dot\n"
+    "  --json on every show command\n";
+
+[[noreturn]] void usage_error(const std::string& what) {
+  throw std::invalid_argument(what + " (sluice --help lists the commands)");
+}
+
+CommandReply ok(std::string body) {
+  return CommandReply{0, std::move(body)};
+}
+
+CommandReply ok(const json& j) {
+  return CommandReply{0, j.dump(2) + "\n"};
+}
+
+const char* kind_name(NextHopKind k) {
+  switch (k) {
+    case NextHopKind::kForward: return "unicast";
+    case NextHopKind::kLocal: return "local";
+    case NextHopKind::kBroadcast: return "broadcast";
+    case NextHopKind::kBlackhole: return "blackhole";
+    case NextHopKind::kUnreachable: return "unreachable";
+    case NextHopKind::kProhibit: return "prohibit";
+    default: return "multipath";
+  }
+}
+
+const char* origin_name(RouteView::Origin o) {
+  switch (o) {
+    case RouteView::Origin::kUser: return "user";
+    case RouteView::Origin::kConnected: return "connected";
+    case RouteView::Origin::kLocal: return "local";
+    case RouteView::Origin::kNeighbour: return "neighbour";
+  }
+  return "?";
+}
+
+std::string dst_str(Prefix p) {
+  return p.len() == 0 ? "default" : p.str();
+}
+
+bool is_reject(NextHopKind k) {
+  return k == NextHopKind::kBlackhole || k == NextHopKind::kUnreachable ||
+         k == NextHopKind::kProhibit;
+}
+
+// The address a packet sent out of `port` toward `toward` would carry (ip route get's src).
+std::string source_for(const ForwardingState& fs, uint16_t port, Ipv4Addr toward) {
+  std::string first;
+  for (const InterfaceAddress& a : fs.addresses()) {
+    if (a.port != port) continue;
+    const Prefix subnet =
+        *Prefix::make(Ipv4Addr::from_host(a.addr.host() & Prefix::mask_of(a.len)), a.len);
+    if (subnet.contains(toward)) return a.addr.str();
+    if (first.empty()) first = a.addr.str();
+  }
+  return first;
+}
+
+bool has_flag(const std::vector<std::string>& a, const char* f) {
+  return std::find(a.begin(), a.end(), f) != a.end();
+}
+
+std::vector<std::string> without_flags(const std::vector<std::string>& a) {
+  std::vector<std::string> out;
+  for (const std::string& s : a)
+    if (s.empty() || s[0] != '-') out.push_back(s);
+  return out;
+}
+
+}  // namespace
+
+CommandReply Commands::run(const std::vector<std::string>& args) {
+  const bool json_out = has_flag(args, "--json") || has_flag(args, "-j");
+  for (const std::string& a : args)
+    if (!a.empty() && a[0] == '-' && a != "--json" && a != "-j" && a != "-n" && a != "--all")
+      usage_error("unknown option '" + a + "'");
+  const std::vector<std::string> w = without_flags(args);
+  if (w.empty() || w[0] == "help") return ok(std::string(kUsage));
+  const std::string& cmd = w[0];
+  auto only = [&](size_t n) {
+    if (w.size() > n) usage_error("unexpected '" + w[n] + "' after '" + cmd + "'");
+  };
+  if (cmd == "route" || cmd == "r" || cmd == "ro") return route(args, json_out);
+  if (cmd == "neigh" || cmd == "neighbour" || cmd == "neighbor" || cmd == "n") {
+    if (w.size() > 1 && w[1] != "show") usage_error("neigh: only 'show' is supported");
+    only(w.size() > 1 ? 2 : 1);
+    return neigh(json_out);
+  }
+  if (cmd == "link" || cmd == "l") {
+    if (w.size() > 1 && w[1] != "show") usage_error("link: only 'show' is supported");
+    only(w.size() > 1 ? 2 : 1);
+    return link(json_out);
+  }
+  if (cmd == "addr" || cmd == "address" || cmd == "a") {
+    if (w.size() > 1 && w[1] != "show") usage_error("addr: only 'show' is supported");
+    only(w.size() > 1 ? 2 : 1);
+    return addr(json_out);
+  }
+  if (cmd == "stats") {
+    only(1);
+    return stats(json_out);
+  }
+  if (cmd == "graph") {
+    only(1);
+    return graph();
+  }
+  usage_error("unknown command '" + cmd + "'");
+}
+
+CommandReply Commands::route(const std::vector<std::string>& args, bool json_out) {
+  std::vector<std::string> w = without_flags(args);
+  w.erase(w.begin());
+  const std::string sub = w.empty() ? "show" : w[0];
+  if (!w.empty()) w.erase(w.begin());
+  if (sub == "show" || sub == "list" || sub == "ls") {
+    if (w.size() > 1) usage_error("route show takes at most one PREFIX");
+    std::vector<std::string> a = w;
+    if (has_flag(args, "-n")) a.push_back("-n");
+    if (has_flag(args, "--all")) a.push_back("--all");
+    return route_show(a, json_out);
+  }
+  if (sub == "get") {
+    if (w.size() != 1) usage_error("route get takes one address");
+    return route_get(w, json_out);
+  }
+  if (sub == "add" || sub == "replace") return route_add(w, false);
+  if (sub == "del" || sub == "delete") return route_add(w, true);
+  if (sub == "check") {
+    if (!w.empty()) usage_error("route check takes no arguments");
+    return route_check(json_out);
+  }
+  usage_error("unknown route command '" + sub + "'");
+}
+
+CommandReply Commands::route_show(const std::vector<std::string>& a, bool json_out) {
+  const ForwardingState& fs = dp_.state();
+  const bool classic = has_flag(a, "-n");
+  const bool all = has_flag(a, "--all");
+  std::optional<Prefix> only;
+  for (const std::string& s : a) {
+    if (s[0] == '-') continue;
+    only = Prefix::parse(s);
+    if (!only) usage_error("'" + s + "' is not a prefix (A.B.C.D/LEN or default)");
+  }
+  auto wanted = [&](const RouteView& v) {
+    if (only) return v.prefix == *only;
+    return all || v.origin == RouteView::Origin::kUser || v.origin == RouteView::Origin::kConnected;
+  };
+  auto port_name = [&](uint16_t p) { return fs.port(p).name; };
+  auto metric_of = [&](Prefix p) -> uint32_t {
+    if (!mirror_) return 0;
+    return mirror_->metric(p).value_or(0);
+  };
+
+  if (json_out) {
+    json out = json::array();
+    fs.for_each_route([&](const RouteView& v) {
+      if (!wanted(v) || v.paths.empty()) return;
+      json r;
+      r["dst"] = dst_str(v.prefix);
+      const PathView& p0 = v.paths[0];
+      r["type"] = v.paths.size() > 1 ? "unicast" : kind_name(p0.kind);
+      r["origin"] = origin_name(v.origin);
+      r["metric"] = metric_of(v.prefix);
+      if (v.paths.size() == 1) {
+        if (p0.gateway.host() != 0) r["gateway"] = p0.gateway.str();
+        if (!is_reject(p0.kind)) r["dev"] = port_name(p0.port);
+      } else {
+        json hops = json::array();
+        for (const PathView& p : v.paths) {
+          json h;
+          if (p.gateway.host() != 0) h["gateway"] = p.gateway.str();
+          h["dev"] = port_name(p.port);
+          h["weight"] = p.weight;
+          hops.push_back(h);
+        }
+        r["nexthops"] = hops;
+      }
+      out.push_back(r);
+    });
+    if (only && out.empty()) throw std::invalid_argument("no route " + only->str());
+    return ok(out);
+  }
+
+  std::string body;
+  if (classic) {
+    body =
+        "sluice IP routing table\n"
+        "Destination     Gateway         Genmask         Flags Metric Ref    Use Iface\n";
+  }
+  char line[256];
+  fs.for_each_route([&](const RouteView& v) {
+    if (!wanted(v) || v.paths.empty()) return;
+    const PathView& p0 = v.paths[0];
+    if (classic) {
+      // route -n prints one line per path of a multipath route.
+      for (const PathView& p : v.paths) {
+        std::string flags = "U";
+        if (p.gateway.host() != 0) flags += "G";
+        if (v.prefix.len() == 32) flags += "H";
+        if (is_reject(p.kind)) flags = "!" + flags.substr(1);
+        snprintf(
+            line, sizeof line, "%-15s %-15s %-15s %-5s %-6u %-6s %3d %s\n",
+            v.prefix.addr().str().c_str(), p.gateway.host() ? p.gateway.str().c_str() : "0.0.0.0",
+            Ipv4Addr::from_host(v.prefix.mask()).str().c_str(), flags.c_str(), metric_of(v.prefix),
+            is_reject(p.kind) ? "-" : "0", 0, is_reject(p.kind) ? "-" : port_name(p.port).c_str());
+        body.append(line);
+      }
+      return;
+    }
+    std::string s;
+    if (v.paths.size() == 1 && p0.kind != NextHopKind::kForward)
+      s.append(kind_name(p0.kind)).push_back(' ');
+    s.append(dst_str(v.prefix));
+    if (v.paths.size() == 1) {
+      if (p0.gateway.host() != 0) s.append(" via ").append(p0.gateway.str());
+      if (p0.kind == NextHopKind::kForward || p0.kind == NextHopKind::kLocal ||
+          p0.kind == NextHopKind::kBroadcast)
+        s.append(" dev ").append(port_name(p0.port));
+      if (p0.kind == NextHopKind::kForward && p0.gateway.host() == 0) s.append(" scope link");
+    }
+    if (v.origin == RouteView::Origin::kNeighbour) s.append(" proto neighbour");
+    if (const uint32_t m = metric_of(v.prefix)) s.append(" metric ").append(std::to_string(m));
+    s.push_back('\n');
+    if (v.paths.size() > 1)
+      for (const PathView& p : v.paths) {
+        s.append("\tnexthop");
+        if (p.gateway.host() != 0) s.append(" via ").append(p.gateway.str());
+        s.append(" dev ").append(port_name(p.port));
+        s.append(" weight ").append(std::to_string(p.weight)).push_back('\n');
+      }
+    body.append(s);
+  });
+  if (only && body.empty()) throw std::invalid_argument("no route " + only->str());
+  return ok(std::move(body));
+}
+
+CommandReply Commands::route_get(const std::vector<std::string>& w, bool json_out) {
+  const ForwardingState& fs = dp_.state();
+  const auto a = Ipv4Addr::parse(w[0]);
+  if (!a) usage_error("'" + w[0] + "' is not an IPv4 address");
+  const std::optional<RouteView> v = fs.lookup_route(*a);
+  if (!v || v->paths.empty())
+    throw std::invalid_argument("no route to " + a->str() + " (network is unreachable)");
+  const PathView& p0 = v->paths[0];
+  json j;
+  j["dst"] = a->str();
+  j["prefix"] = dst_str(v->prefix);
+  j["type"] = v->paths.size() > 1 ? "unicast" : kind_name(p0.kind);
+  j["origin"] = origin_name(v->origin);
+  std::string s;
+  if (v->paths.size() == 1 && p0.kind != NextHopKind::kForward)
+    s.append(kind_name(p0.kind)).push_back(' ');
+  s.append(a->str());
+  auto path_text = [&](const PathView& p, json& h) {
+    std::string t;
+    if (p.gateway.host() != 0) {
+      t.append(" via ").append(p.gateway.str());
+      h["gateway"] = p.gateway.str();
+    }
+    if (is_reject(p.kind)) return t;
+    t.append(" dev ").append(fs.port(p.port).name);
+    h["dev"] = fs.port(p.port).name;
+    const std::string src = source_for(fs, p.port, p.gateway.host() != 0 ? p.gateway : *a);
+    if (p.kind == NextHopKind::kLocal) {
+      h["prefsrc"] = a->str();
+      t.append(" src ").append(a->str());
+      return t;
+    }
+    if (!src.empty()) {
+      t.append(" src ").append(src);
+      h["prefsrc"] = src;
+    }
+    if (p.kind != NextHopKind::kForward) return t;
+    // On-link routes resolve per destination: their neighbour is the address itself.
+    std::optional<MacAddr> mac;
+    if (p.gateway.host() != 0) {
+      if (p.resolved) mac = p.mac;
+    } else {
+      for (const NeighbourView& n : fs.neighbours())
+        if (n.port == p.port && n.ip == *a) mac = n.mac;
+    }
+    if (mac) {
+      t.append(" lladdr ").append(mac->str());
+      h["lladdr"] = mac->str();
+    } else {
+      t.append(" unresolved");
+      h["lladdr"] = nullptr;
+    }
+    return t;
+  };
+  if (v->paths.size() == 1) {
+    s.append(path_text(p0, j));
+  } else {
+    json hops = json::array();
+    for (const PathView& p : v->paths) {
+      json h;
+      s.append(" nexthop");
+      s.append(path_text(p, h));
+      s.append(" weight ").append(std::to_string(p.weight));
+      h["weight"] = p.weight;
+      hops.push_back(h);
+    }
+    j["nexthops"] = hops;
+  }
+  s.append(" prefix ").append(dst_str(v->prefix)).push_back('\n');
+  if (json_out) return ok(json::array({j}));
+  return ok(std::move(s));
+}
+
+std::string Commands::add_static_route(Prefix p, const RouteTarget& t) {
+  ForwardingState& fs = dp_.state();
+  if (mirror_ && t.kind == NextHopKind::kForward) {
+    std::optional<uint16_t> port = t.port;
+    if (!port) {
+      for (const InterfaceAddress& a : fs.addresses()) {
+        const Prefix subnet =
+            *Prefix::make(Ipv4Addr::from_host(a.addr.host() & Prefix::mask_of(a.len)), a.len);
+        if (subnet.contains(t.gateway)) port = a.port;
+      }
+    }
+    if (port && fs.port(*port).kernel_twin)
+      return "port " + fs.port(*port).name +
+             " is mirrored from the kernel: add the route with ip route in sluiced's netns";
+  }
+  const std::string err = fs.replace_route(p, t);
+  if (err.empty() && mirror_) mirror_->set_static(p, true);
+  return err;
+}
+
+std::string Commands::del_static_route(Prefix p) {
+  if (mirror_ && !mirror_->is_static(p))
+    return "no static route " + p.str() +
+           (dp_.state().route(p) ? " (it comes from the kernel: ip route del)" : "");
+  const std::string err = dp_.state().del_route(p);
+  if (err.empty() && mirror_) mirror_->set_static(p, false);
+  return err;
+}
+
+CommandReply Commands::route_add(const std::vector<std::string>& w, bool del) {
+  const char* verb = del ? "route del" : "route add";
+  size_t i = 0;
+  RouteTarget t;
+  if (i < w.size() && (w[i] == "blackhole" || w[i] == "unreachable" || w[i] == "prohibit")) {
+    t.kind = w[i] == "blackhole"     ? NextHopKind::kBlackhole
+             : w[i] == "unreachable" ? NextHopKind::kUnreachable
+                                     : NextHopKind::kProhibit;
+    ++i;
+  }
+  if (i >= w.size()) usage_error(std::string(verb) + ": missing PREFIX");
+  const auto p = Prefix::parse(w[i]);
+  if (!p) usage_error("'" + w[i] + "' is not a prefix (A.B.C.D/LEN with no host bits, or default)");
+  ++i;
+  if (del) {
+    if (i != w.size()) usage_error("route del takes only the PREFIX");
+    const std::string err = del_static_route(*p);
+    if (!err.empty()) throw std::invalid_argument(err);
+    return ok(std::string());
+  }
+  while (i < w.size()) {
+    if (w[i] == "via" && i + 1 < w.size() && t.kind == NextHopKind::kForward) {
+      const auto gw = Ipv4Addr::parse(w[i + 1]);
+      if (!gw) usage_error("'" + w[i + 1] + "' is not a gateway address");
+      t.gateway = *gw;
+      i += 2;
+    } else if (w[i] == "dev" && i + 1 < w.size() && t.kind == NextHopKind::kForward) {
+      const auto port = dp_.state().port_by_name(w[i + 1]);
+      if (!port) usage_error("unknown port '" + w[i + 1] + "'");
+      t.port = *port;
+      i += 2;
+    } else {
+      usage_error("route add: unexpected '" + w[i] + "'");
+    }
+  }
+  if (t.kind == NextHopKind::kForward && t.gateway.host() == 0 && !t.port)
+    usage_error("route add " + p->str() + ": needs via GATEWAY or dev PORT");
+  const std::string err = add_static_route(*p, t);
+  if (!err.empty()) throw std::invalid_argument(err);
+  return ok(std::string());
+}
+
+CommandReply Commands::route_check(bool json_out) {
+  if (!mirror_)
+    throw std::invalid_argument(
+        "route check compares with the kernel: sluiced runs with --mirror off");
+  const KernelMirror::CheckResult r = mirror_->check();
+  const bool clean = r.differences.empty();
+  if (json_out) {
+    json j;
+    j["clean"] = clean;
+    j["kernel_routes"] = r.kernel_routes;
+    j["sluice_routes"] = r.sluice_routes;
+    j["not_mirrored"] = r.not_mirrored;
+    j["differences"] = r.differences;
+    return CommandReply{clean ? 0 : 1, j.dump(2) + "\n"};
+  }
+  std::string body;
+  for (const std::string& d : r.differences) body.append(d).push_back('\n');
+  body.append(clean ? "clean: " : "DIFFERENT: ");
+  body.append(std::to_string(r.kernel_routes) + " kernel routes, " +
+              std::to_string(r.sluice_routes) + " in the fast path, " +
+              std::to_string(r.not_mirrored) +
+              " not mirrored (through other interfaces, or tos/unsupported types)\n");
+  return CommandReply{clean ? 0 : 1, std::move(body)};
+}
+
+CommandReply Commands::neigh(bool json_out) {
+  const ForwardingState& fs = dp_.state();
+  const double now = Dataplane::monotonic_seconds();
+  json out = json::array();
+  std::string body;
+  for (const NeighbourResolver::Entry& e : dp_.neighbours().entries(now)) {
+    const char* state = NeighbourResolver::state_name(e.state);
+    const char* origin = e.origin == NeighbourResolver::Origin::kStatic   ? "static"
+                         : e.origin == NeighbourResolver::Origin::kKernel ? "kernel"
+                                                                          : "arp";
+    const bool has_mac = e.state == NeighbourResolver::State::kReachable ||
+                         e.state == NeighbourResolver::State::kProbe;
+    if (json_out) {
+      json j;
+      j["dst"] = e.ip.str();
+      j["dev"] = fs.port(e.port).name;
+      j["lladdr"] = has_mac ? json(e.mac.str()) : json(nullptr);
+      j["state"] = state;
+      j["origin"] = origin;
+      out.push_back(j);
+      continue;
+    }
+    body.append(e.ip.str()).append(" dev ").append(fs.port(e.port).name);
+    if (has_mac) body.append(" lladdr ").append(e.mac.str());
+    body.append(" ").append(state).append(" ").append(origin).push_back('\n');
+  }
+  if (json_out) return ok(out);
+  return ok(std::move(body));
+}
+
+CommandReply Commands::link(bool json_out) {
+  const ForwardingState& fs = dp_.state();
+  std::map<uint16_t, KernelMirror::LinkView> kernel;
+  if (mirror_)
+    for (const KernelMirror::LinkView& l : mirror_->links()) kernel[l.port] = l;
+  json out = json::array();
+  std::string body;
+  for (uint16_t i = 0; i < fs.port_count(); ++i) {
+    const PortState& p = fs.port(i);
+    const OpenedPort& op = dp_.ports()[i];
+    const bool up = p.up.load();
+    const bool mirrored = kernel.count(i) != 0;
+    json j;
+    j["ifname"] = p.name;
+    j["address"] = p.mac.str();
+    j["mtu"] = p.mtu.load();
+    j["operstate"] = up ? "UP" : "DOWN";
+    j["forwarding"] = p.forwarding.load();
+    j["kind"] = op.kernel_twin ? "af_xdp" : "ethdev";
+    j["mirrored"] = mirrored;
+    j["ethdev"] = op.ethdev;
+    j["queues"] = op.queues;
+    if (mirrored) {
+      j["ifindex"] = kernel[i].ifindex;
+      j["admin_up"] = kernel[i].admin_up;
+      j["carrier"] = kernel[i].carrier;
+    }
+    if (json_out) {
+      out.push_back(j);
+      continue;
+    }
+    char line[256];
+    snprintf(line, sizeof line,
+             "%u: %s: state %s mtu %u forwarding %s %s%s queues %u\n    link/ether %s\n", i,
+             p.name.c_str(), up ? "UP" : "DOWN", p.mtu.load(), p.forwarding.load() ? "on" : "off",
+             op.kernel_twin ? "af_xdp" : "ethdev", mirrored ? " mirrored" : "", op.queues,
+             p.mac.str().c_str());
+    body.append(line);
+  }
+  if (json_out) return ok(out);
+  return ok(std::move(body));
+}
+
+CommandReply Commands::addr(bool json_out) {
+  const ForwardingState& fs = dp_.state();
+  std::vector<InterfaceAddress> as = fs.addresses();
+  std::sort(as.begin(), as.end(), [](const InterfaceAddress& x, const InterfaceAddress& y) {
+    return std::make_pair(x.port, x.addr.host()) < std::make_pair(y.port, y.addr.host());
+  });
+  json out = json::array();
+  std::string body;
+  for (uint16_t i = 0; i < fs.port_count(); ++i) {
+    json j;
+    j["ifname"] = fs.port(i).name;
+    json infos = json::array();
+    std::string lines;
+    for (const InterfaceAddress& a : as) {
+      if (a.port != i) continue;
+      infos.push_back(json{{"family", "inet"}, {"local", a.addr.str()}, {"prefixlen", a.len}});
+      lines.append("    inet ").append(a.addr.str()).append("/").append(std::to_string(a.len));
+      lines.push_back('\n');
+    }
+    j["addr_info"] = infos;
+    out.push_back(j);
+    body.append(std::to_string(i)).append(": ").append(fs.port(i).name).append(":\n").append(lines);
+  }
+  if (json_out) return ok(out);
+  return ok(std::move(body));
+}
+
+CommandReply Commands::stats(bool json_out) {
+  json j;
+  json ports = json::array();
+  for (const PortCounters& p : dp_.port_counters())
+    ports.push_back(json{{"name", p.name},
+                         {"rx_packets", p.rx_packets},
+                         {"rx_bytes", p.rx_bytes},
+                         {"rx_missed", p.rx_missed},
+                         {"rx_errors", p.rx_errors},
+                         {"rx_nombuf", p.rx_nombuf},
+                         {"tx_packets", p.tx_packets},
+                         {"tx_bytes", p.tx_bytes},
+                         {"tx_errors", p.tx_errors}});
+  j["ports"] = ports;
+  json nodes = json::array();
+  json drops = json::object();
+  for (const NodeCounters& n : dp_.node_counters()) {
+    const double cpp = n.objs ? static_cast<double>(n.cycles) / static_cast<double>(n.objs) : 0;
+    nodes.push_back(json{{"name", n.name},
+                         {"packets", n.objs},
+                         {"calls", n.calls},
+                         {"cycles", n.cycles},
+                         {"cycles_per_packet", cpp}});
+    if (n.name.rfind("drop-", 0) == 0) drops[n.name.substr(5)] = n.objs;
+  }
+  j["nodes"] = nodes;
+  j["drops"] = drops;
+  j["forwarded"] = dp_.forwarded();
+  const lpm::RouteTable::Stats rs = dp_.state().routes().stats();
+  j["fib"] = json{{"routes", rs.routes}, {"fib_bytes", rs.fib_bytes}, {"rib_bytes", rs.rib_bytes}};
+  const NeighbourResolver::Counters nc = dp_.neighbours().counters();
+  j["neighbours"] = json{{"requests_sent", nc.requests_sent},
+                         {"learned", nc.replies_learned},
+                         {"held", nc.held},
+                         {"released", nc.released},
+                         {"dropped_queue_full", nc.dropped_queue_full},
+                         {"dropped_unresolved", nc.dropped_unresolved},
+                         {"expired", nc.expired}};
+  if (mirror_) {
+    const KernelMirror::Counters& m = mirror_->counters();
+    j["mirror"] = json{{"events", m.events},
+                       {"routes_changed", m.routes_changed},
+                       {"resyncs", m.resyncs},
+                       {"overruns", m.overruns},
+                       {"apply_errors", m.apply_errors},
+                       {"dump_retries", m.dump_retries},
+                       {"neighbour_requests", m.neighbour_requests},
+                       {"request_errors", m.request_errors},
+                       {"not_mirrored", mirror_->not_mirrored()},
+                       {"route_checks", m.route_checks},
+                       {"route_check_differences", m.last_check_differences}};
+  }
+  if (json_out) return ok(j);
+
+  std::string body;
+  char line[256];
+  body.append("ports:\n");
+  for (const PortCounters& p : dp_.port_counters()) {
+    snprintf(line, sizeof line,
+             "  %-12s rx %" PRIu64 " pkts %" PRIu64 " bytes (missed %" PRIu64 ", errors %" PRIu64
+             ", no mbuf %" PRIu64 ")  tx %" PRIu64 " pkts %" PRIu64 " bytes (errors %" PRIu64 ")\n",
+             p.name.c_str(), p.rx_packets, p.rx_bytes, p.rx_missed, p.rx_errors, p.rx_nombuf,
+             p.tx_packets, p.tx_bytes, p.tx_errors);
+    body.append(line);
+  }
+  body.append("nodes:                              packets        calls  cycles/pkt\n");
+  for (const NodeCounters& n : dp_.node_counters()) {
+    if (n.objs == 0 || n.name.rfind("drop-", 0) == 0) continue;
+    snprintf(line, sizeof line, "  %-30s %12" PRIu64 " %12" PRIu64 " %10.1f\n", n.name.c_str(),
+             n.objs, n.calls,
+             n.objs ? static_cast<double>(n.cycles) / static_cast<double>(n.objs) : 0.0);
+    body.append(line);
+  }
+  body.append("drops:\n");
+  bool any = false;
+  for (const NodeCounters& n : dp_.node_counters()) {
+    if (n.name.rfind("drop-", 0) != 0 || n.objs == 0) continue;
+    snprintf(line, sizeof line, "  %-30s %12" PRIu64 "\n", n.name.substr(5).c_str(), n.objs);
+    body.append(line);
+    any = true;
+  }
+  if (!any) body.append("  none\n");
+  snprintf(line, sizeof line, "forwarded %" PRIu64 ", routes %zu, fib %zu bytes\n", dp_.forwarded(),
+           rs.routes, rs.fib_bytes);
+  body.append(line);
+  if (mirror_) {
+    const KernelMirror::Counters& m = mirror_->counters();
+    snprintf(line, sizeof line,
+             "mirror: events %" PRIu64 ", route changes %" PRIu64 ", resyncs %" PRIu64
+             " (overruns %" PRIu64 "), errors %" PRIu64 ", not mirrored %zu, checks %" PRIu64
+             " (last: %" PRIu64 " differences)\n",
+             m.events, m.routes_changed, m.resyncs, m.overruns, m.apply_errors,
+             mirror_->not_mirrored(), m.route_checks, m.last_check_differences);
+    body.append(line);
+  }
+  return ok(std::move(body));
+}
+
+CommandReply Commands::graph() {
+  std::string dot =
+      "digraph sluice {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n";
+  for (const std::string& n : PacketGraph::node_names())
+    if (n.rfind("drop-", 0) == 0) dot.append("  \"" + n + "\" [shape=octagon, color=red];\n");
+  for (const auto& [from, to] : PacketGraph::edges())
+    dot.append("  \"" + from + "\" -> \"" + to + "\";\n");
+  dot.append("}\n");
+  return ok(std::move(dot));
+}
+
+}  // namespace sluice
