@@ -225,6 +225,10 @@ void ControlServer::accept_clients(double now) {
       if (errno != EAGAIN && errno != EWOULDBLOCK) ++counters_.errors;
       return;
     }
+    // Clients finished within this call still hold their slots until swept; sweep before
+    // judging the cap, or a burst of quick requests would read as a crowd.
+    if (clients_.size() >= kMaxClients)
+      std::erase_if(clients_, [](const auto& c) { return c->state == Client::State::kClosed; });
     if (clients_.size() >= kMaxClients) {
       // One best-effort send of a short reply (it fits any socket buffer), then close:
       // holding the connection would spend the descriptor the cap exists to protect.
