@@ -51,7 +51,7 @@ std::string usage() {
       "  --socket PATH       control socket (default: $SLUICE_SOCKET, else ";
   u += control::kDefaultSocketPath;
   u += ")\n"
-       "  --json              JSON output from show commands (also accepted after COMMAND)\n"
+       "  -j, --json          JSON output from show commands (also accepted after COMMAND)\n"
        "  --timeout SECONDS   give up on the daemon after SECONDS (default 30; 0: wait forever)\n"
        "  -h, --help          this text\n"
        "\n"
@@ -97,7 +97,7 @@ std::optional<int> parse_args(int argc, char** argv, CliOptions& o) {
     if (a == "-h" || a == "--help") {
       std::fputs(usage().c_str(), stdout);
       return 0;
-    } else if (a == "--json") {
+    } else if (a == "--json" || a == "-j") {
       json = true;
     } else if (a == "--socket" || a.starts_with("--socket=")) {
       o.socket = value("--socket", a);

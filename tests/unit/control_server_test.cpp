@@ -729,6 +729,10 @@ TEST_F(SluiceCliTest, TalksToTheServer) {
   EXPECT_EQ(r.err, "");
   r = run({"--json", "--socket=" + path, "echo", "route", "show"});
   EXPECT_EQ(r.out, "echo route show --json\n") << "--json before the command is forwarded";
+  r = run({"-j", "--socket", path, "echo"});
+  EXPECT_EQ(r.out, "echo --json\n") << "-j is --json";
+  r = run({"--socket", path, "--", "echo", "--"});
+  EXPECT_EQ(r.out, "echo --\n") << "-- ends the global options";
   r = run({"echo", "-n", "--socket", "x"}, {"SLUICE_SOCKET=" + path});
   EXPECT_EQ(r.out, "echo -n --socket x\n") << "after the command everything is forwarded";
   r = run({"--socket", path, "diff"});
