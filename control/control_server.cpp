@@ -165,7 +165,7 @@ ControlServer::~ControlServer() {
 }
 
 void ControlServer::poll_fds(std::vector<pollfd>& out) const {
-  if (listen_fd_ >= 0) out.push_back(pollfd{listen_fd_, POLLIN, 0});
+  if (listen_fd_ >= 0 && !accept_paused_) out.push_back(pollfd{listen_fd_, POLLIN, 0});
   for (const auto& c : clients_) {
     if (c->state == Client::State::kReading) out.push_back(pollfd{c->fd, POLLIN, 0});
     if (c->state == Client::State::kWriting) out.push_back(pollfd{c->fd, POLLOUT, 0});
@@ -176,6 +176,8 @@ void ControlServer::service(double now) {
   try {
     // Our own zero-timeout poll: one system call tells which of up to kMaxClients + 1
     // descriptors have work, instead of a recv or send attempt on each of them.
+    if (accept_paused_ && now >= accept_resume_) accept_paused_ = false;
+    const bool listening = !accept_paused_;
     std::vector<pollfd> fds;
     fds.reserve(clients_.size() + 1);
     poll_fds(fds);
@@ -184,8 +186,8 @@ void ControlServer::service(double now) {
       if (errno != EINTR) ++counters_.errors;
       return;
     }
-    const bool listener_ready = !fds.empty() && (fds[0].revents & POLLIN);
-    for (std::size_t i = 0, f = 1; i < n; ++i) {
+    const bool listener_ready = listening && (fds[0].revents & POLLIN);
+    for (std::size_t i = 0, f = listening ? 1 : 0; i < n; ++i) {
       Client& c = *clients_[i];
       if (c.state == Client::State::kClosed) continue;
       const short rev = fds[f++].revents;
@@ -222,7 +224,12 @@ void ControlServer::accept_clients(double now) {
     const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) ++counters_.errors;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      // Out of descriptors or memory: the pending connection stays, so the listener stays
+      // readable; left in the poll set it would turn the control loop into a busy loop.
+      ++counters_.errors;
+      accept_paused_ = true;
+      accept_resume_ = now + kAcceptPause;
       return;
     }
     // Clients finished within this call still hold their slots until swept; sweep before

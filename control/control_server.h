@@ -44,7 +44,8 @@ class ControlServer {
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
 
-  // Appends the listening fd (POLLIN) and each client's fd (POLLIN while reading its request,
+  // Appends the listening fd (POLLIN; briefly left out after accept() ran out of
+  // descriptors) and each client's fd (POLLIN while reading its request,
   // POLLOUT while writing its reply).
   void poll_fds(std::vector<pollfd>& out) const;
 
@@ -82,6 +83,11 @@ class ControlServer {
   uid_t euid_ = 0;
   std::vector<std::unique_ptr<Client>> clients_;
   Counters counters_;
+  // After accept() fails for want of descriptors or memory, the listener leaves the poll set
+  // for kAcceptPause seconds.
+  static constexpr double kAcceptPause = 0.1;
+  bool accept_paused_ = false;
+  double accept_resume_ = 0;
 };
 
 }  // namespace sluice

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -481,6 +482,36 @@ TEST_F(ControlServerTest, ExtraClientsBeyondTheCapAreTurnedAway) {
   for (const int fd : idle) ::close(fd);
   server.service(0);
   EXPECT_EQ(server.clients(), 0u);
+}
+
+TEST_F(ControlServerTest, OutOfDescriptorsPausesAccepting) {
+  ControlServer server(path, fake_handler);
+  const int fd = connect_to(path);
+  send_all(fd, control::encode_request({"echo", "eventually"}));
+  // The lowest free descriptor becomes the limit: the server's accept() gets EMFILE.
+  const int lowest = ::dup(0);
+  ASSERT_GE(lowest, 0);
+  ::close(lowest);
+  rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+  rlimit low = old;
+  low.rlim_cur = rlim_t(lowest);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  server.service(1.0);
+  std::vector<pollfd> fds;
+  server.poll_fds(fds);
+  ::setrlimit(RLIMIT_NOFILE, &old);
+  EXPECT_TRUE(fds.empty()) << "the still-readable listener is out of the poll set";
+  EXPECT_EQ(server.counters().errors, 1u);
+  server.service(1.05);
+  fds.clear();
+  server.poll_fds(fds);
+  EXPECT_TRUE(fds.empty());
+  server.service(1.2);  // the pause is over: the pending connection is accepted and served
+  const RawReply r = read_reply(fd);
+  ::close(fd);
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.body, "echo eventually\n");
 }
 
 TEST_F(ControlServerTest, PollFdsListsListenerAndClients) {
