@@ -208,7 +208,8 @@ CommandReply Commands::route_show(const std::vector<std::string>& a, bool json_o
       out.push_back(r);
     });
     if (only && out.empty()) throw std::invalid_argument("no route " + only->str());
-    return ok(out);
+    // Compact, as `ip -j route` prints it: a full table is 900k objects.
+    return ok(out.dump() + "\n");
   }
 
   std::string body;
