@@ -428,9 +428,12 @@ class Bench:
         if mode == "sluice":
             pfx = f"fwb-rtr-{self.id}"
             self.prefixes_made.append(pfx)
-            cmd = [self.a.sluiced, "--port", "r0", "--port", "r1", "--addr", f"r0={R0_IP}/24",
-                   "--addr", f"r1={R1_IP}/24", "--route-file",
+            # Static mode: the table comes from the file, the same one the kernel run loads,
+            # so the run measures forwarding, not the mirror (scripts/bench mirror does that).
+            cmd = [self.a.sluiced, "--port", "r0", "--port", "r1", "--mirror", "off",
+                   "--addr", f"r0={R0_IP}/24", "--addr", f"r1={R1_IP}/24", "--route-file",
                    f"{self.a.table}={','.join(self.gateways)}", "--no-huge", "--file-prefix", pfx,
+                   "--control-socket", f"/tmp/{pfx}.sock",
                    "--lcores", f"0@{self.rtr_cpu},1@{self.rtr_cpu}"]
             ready = r"sluiced: ready"
         else:
