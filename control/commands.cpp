@@ -440,7 +440,10 @@ CommandReply Commands::neigh(bool json_out) {
   json out = json::array();
   std::string body;
   for (const NeighbourResolver::Entry& e : dp_.neighbours().entries(now)) {
-    const char* state = NeighbourResolver::state_name(e.state);
+    std::string state = NeighbourResolver::state_name(e.state);
+    // The kernel's own word for its entries, so `sluice neigh` reads like `ip neigh`.
+    if (e.origin == NeighbourResolver::Origin::kKernel && mirror_)
+      if (std::string k = mirror_->kernel_neighbour_state(e.port, e.ip); !k.empty()) state = k;
     const char* origin = e.origin == NeighbourResolver::Origin::kStatic   ? "static"
                          : e.origin == NeighbourResolver::Origin::kKernel ? "kernel"
                                                                           : "arp";

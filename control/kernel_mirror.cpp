@@ -421,9 +421,7 @@ void KernelMirror::apply_neighbour(const netlink::Neighbour& n, double now) {
     return;
   }
   if ((n.state & kNudUsable) && n.mac && !n.mac->is_zero()) {
-    auto [it, created] = neighbours_.try_emplace(k, gen_);
-    it->second = gen_;
-    (void)created;
+    neighbours_[k] = NeighState{gen_, n.state};
     res.kernel_resolved(*port, n.ip, *n.mac, now);
   } else if (n.state & NUD_FAILED) {
     neighbours_.erase(k);
@@ -493,7 +491,7 @@ void KernelMirror::sweep(double now) {
   }
   reconcile_nexthop_users();
   for (auto it = neighbours_.begin(); it != neighbours_.end();) {
-    if (it->second < gen_) {
+    if (it->second.gen < gen_) {
       if (const uint16_t* port = port_of(it->first.first))
         dp_.neighbours().kernel_failed(*port, Ipv4Addr::from_host(it->first.second), true, now);
       it = neighbours_.erase(it);
@@ -516,6 +514,20 @@ void KernelMirror::set_static(Prefix p, bool on) {
 }
 
 // ---- views ---------------------------------------------------------------------------------
+
+std::string KernelMirror::kernel_neighbour_state(uint16_t port, Ipv4Addr ip) const {
+  if (port >= ifindex_of_port_.size()) return {};
+  auto it = neighbours_.find({ifindex_of_port_[port], ip.host()});
+  if (it == neighbours_.end()) return {};
+  const uint16_t s = it->second.nud;
+  if (s & NUD_PERMANENT) return "PERMANENT";
+  if (s & NUD_NOARP) return "NOARP";
+  if (s & NUD_REACHABLE) return "REACHABLE";
+  if (s & NUD_STALE) return "STALE";
+  if (s & NUD_DELAY) return "DELAY";
+  if (s & NUD_PROBE) return "PROBE";
+  return {};
+}
 
 std::optional<uint32_t> KernelMirror::metric(Prefix p) const {
   auto it = routes_.find(key(p));

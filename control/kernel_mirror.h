@@ -74,6 +74,8 @@ class KernelMirror {
   size_t not_mirrored() const { return not_mirrored_; }
   // The metric of the kernel route sluice installed for p (for `sluice route show`).
   std::optional<uint32_t> metric(Prefix p) const;
+  // The kernel's NUD state name of a mirrored neighbour ("STALE", ...); empty if unknown.
+  std::string kernel_neighbour_state(uint16_t port, Ipv4Addr ip) const;
   // Prefixes `sluice route add` / the config set: the mirror leaves them alone.
   void set_static(Prefix p, bool on);
   bool is_static(Prefix p) const { return static_.count(p) != 0; }
@@ -154,8 +156,12 @@ class KernelMirror {
   NexthopMap nexthops_;
   std::unordered_map<uint64_t, PrefixState> routes_;
   std::set<uint64_t> nh_prefixes_;  // prefixes with a route through a nexthop object
-  std::map<std::pair<int, uint32_t>, uint64_t> neighbours_;  // (ifindex, ip) -> gen
-  std::map<int, bool> forwarding_;                           // netconf, by ifindex
+  struct NeighState {
+    uint64_t gen;
+    uint16_t nud;
+  };
+  std::map<std::pair<int, uint32_t>, NeighState> neighbours_;  // by (ifindex, ip)
+  std::map<int, bool> forwarding_;                             // netconf, by ifindex
   std::set<Prefix> static_;
   size_t not_mirrored_ = 0;
   double now_ = 0;
