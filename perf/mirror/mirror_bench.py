@@ -205,18 +205,22 @@ class Bench:
     # ---- ping -------------------------------------------------------------------------------
     def ping_start(self):
         # -i 0.01: 100 echoes a second (root only); -W 1: a reply later than 1 s counts lost.
-        return subprocess.Popen(
-            ["ip", "netns", "exec", self.a.gen, "ping", "-n", "-i", "0.01", "-W", "1",
-             self.a.ping_dst], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # Into a file, not a pipe: unread, a pipe fills after ~1,100 lines and blocks ping.
+        self.ping_log = os.path.join(self.a.tmp, f"ping.{time.monotonic_ns()}.log")
+        with open(self.ping_log, "w") as f:
+            return subprocess.Popen(
+                ["ip", "netns", "exec", self.a.gen, "ping", "-n", "-i", "0.01", "-W", "1",
+                 self.a.ping_dst], stdout=f, stderr=subprocess.STDOUT)
 
-    @staticmethod
-    def ping_stop(p):
+    def ping_stop(self, p):
         p.send_signal(signal.SIGINT)
         try:
-            out, _ = p.communicate(timeout=10)
+            p.wait(timeout=10)
         except subprocess.TimeoutExpired:
             p.kill()
-            out, _ = p.communicate()
+            p.wait()
+        with open(self.ping_log) as f:
+            out = f.read()
         seqs = {int(m) for m in re.findall(r"icmp_seq=(\d+) ttl=", out)}
         m = re.search(r"(\d+) packets transmitted, (\d+) received", out)
         sent, recv = (int(m.group(1)), int(m.group(2))) if m else (None, None)
@@ -227,7 +231,9 @@ class Bench:
         gaps = sorted(set(range(1, top + 1)) - seqs)
         tail = (sent - top) if sent is not None else 0
         lost = len(gaps) + max(0, tail - 1)
+        tm = re.search(r"received.*time (\d+)ms", out)
         return {"sent": sent, "received": recv, "lost": lost, "missing_seqs": gaps[:50],
+                "ping_time_s": int(tm.group(1)) / 1000 if tm else None,
                 "unanswered_at_stop": tail,
                 "rtt_ms": {"min": float(rtt.group(1)), "avg": float(rtt.group(2)),
                            "max": float(rtt.group(3))} if rtt else None,
@@ -622,8 +628,24 @@ class Bench:
         with open(mpath, "w") as f:
             f.write(self.markdown(doc))
         log(f"results: {jpath} and {mpath}")
-        for line in self.verdict_lines(goals):
+        for line in self.ratio_lines(doc) + self.verdict_lines(goals):
             print(line)
+
+    @staticmethod
+    def ratio_lines(doc):
+        """Side by side, as ratios: 1 means sluice costs or lags nothing."""
+        summ, cold = doc["summary"], doc.get("cold") or {}
+        out = []
+        for kind in ("add", "del"):
+            r = summ[kind]["mirror_rate_per_s"]["median"]
+            k = summ[kind]["kernel_rate_per_s"]["median"]
+            out.append(f"ratio {kind}-rate sluice/kernel {fmt(r / k if r and k else None, 3)}")
+        for kind in ("add", "del"):
+            alone = cold.get(f"kernel_alone_{kind}_s")
+            withs = summ[kind]["kernel_seconds"]["median"]
+            out.append(f"ratio kernel-{kind}-time alone/with-sluice "
+                       f"{fmt(alone / withs if alone and withs else None, 2)}")
+        return out
 
     @staticmethod
     def verdict_lines(goals):
@@ -702,6 +724,13 @@ class Bench:
                      f"{fmt(c['initial_dump_routes_per_s'], 0)} routes/s; then route check exit "
                      f"{rc['exit']} (clean {rc['clean']}, {rc['duration_s']:.2f} s), fib.routes "
                      f"{c['fib_routes_after_start']}.")
+        L.append("")
+        L.append("Side by side (sluice's end-to-end rate over the kernel's in the same phase; "
+                 "the kernel's time alone over its time with sluiced following):")
+        L.append("")
+        L.append("```")
+        L.extend(self.ratio_lines(doc))
+        L.append("```")
         L.append("")
         L.append("Goals:")
         L.append("")

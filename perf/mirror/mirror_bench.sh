@@ -48,6 +48,7 @@ ENGINE_PID=""
 # shellcheck disable=SC2317  # the EXIT trap
 mirror_cleanup() {
   local rc=$?
+  set +e  # under -e, the first failing command here would end the cleanup halfway
   if [ -n "$ENGINE_PID" ] && kill -0 "$ENGINE_PID" 2>/dev/null; then
     kill -TERM "$ENGINE_PID" 2>/dev/null || true
     wait "$ENGINE_PID" 2>/dev/null || true
