@@ -83,6 +83,8 @@ int KernelMirror::table_rank(uint32_t table) const {
 
 void KernelMirror::start(double now) {
   now_ = now;
+  // Room for a full Internet table up front: rehashing a million entries mid-stream stalls.
+  routes_.reserve(1 << 20);
   events_ = std::make_unique<netlink::Socket>(
       std::vector<unsigned>{RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_NEIGH,
                             RTNLGRP_NEXTHOP, RTNLGRP_IPV4_NETCONF},
@@ -136,18 +138,19 @@ void KernelMirror::full_sync(double now) {
   }
 }
 
-void KernelMirror::service(double now) {
+size_t KernelMirror::service(double now) {
   now_ = now;
-  if (!events_) return;
+  if (!events_) return 0;
   uint64_t errors = 0;
   bool overrun = false;
   requests_->drain([](const nlmsghdr*) {}, 16, &overrun, &errors);
   counters_.request_errors += errors;
   overrun = false;
   fs_.begin_batch();
-  counters_.events +=
+  const size_t seen =
       events_->drain([&](const nlmsghdr* h) { apply(h, now); }, cfg_.budget, &overrun, &errors);
   fs_.end_batch();
+  counters_.events += seen;
   if (overrun) {
     ++counters_.overruns;
     resync_pending_ = true;
@@ -157,6 +160,7 @@ void KernelMirror::service(double now) {
             overrun ? " (netlink overrun: events were lost)" : "");
     full_sync(now);
   }
+  return seen;
 }
 
 void KernelMirror::apply(const nlmsghdr* h, double now) {

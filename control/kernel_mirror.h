@@ -29,7 +29,7 @@ namespace sluice {
 struct MirrorConfig {
   std::vector<uint32_t> tables{254};  // RT_TABLE_MAIN; earlier tables win metric ties
   int rcvbuf = 64 << 20;              // event socket receive buffer, bytes
-  size_t budget = 256;                // datagrams per service() call
+  size_t budget = 1024;               // datagrams per service() call
 };
 
 class KernelMirror {
@@ -40,8 +40,9 @@ class KernelMirror {
   // Subscribes, dumps everything and applies it. Throws if the kernel cannot be read.
   void start(double now);
   int fd() const;
-  // Events queued since the last call (bounded work), and a pending resync.
-  void service(double now);
+  // Events queued since the last call (bounded work), and a pending resync. Returns the number
+  // of events applied.
+  size_t service(double now);
   void request_resync() { resync_pending_ = true; }
 
   struct Counters {

@@ -9,6 +9,7 @@
 #include <linux/nexthop.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <cerrno>
 #include <cstring>
@@ -56,10 +57,44 @@ int Socket::fd() const {
   return mnl_socket_get_fd(nl_);
 }
 
-size_t Socket::drain(const MessageFn& f, size_t budget, bool* overrun, uint64_t* errors) {
+namespace {
+
+// Every message of one datagram, errors counted, the rest handed to f.
+size_t each_message(const char* buf, size_t len, const MessageFn& f, uint64_t* errors) {
   size_t seen = 0;
-  for (size_t i = 0; i < budget; ++i) {
-    const ssize_t n = recv(fd(), buf_.data(), buf_.size(), MSG_DONTWAIT);
+  int left = static_cast<int>(len);
+  for (auto* h = reinterpret_cast<const nlmsghdr*>(buf); mnl_nlmsg_ok(h, left);
+       h = mnl_nlmsg_next(h, &left)) {
+    if (h->nlmsg_type == NLMSG_ERROR) {
+      const auto* e = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(h));
+      if (h->nlmsg_len >= mnl_nlmsg_size(sizeof(nlmsgerr)) && e->error != 0) ++*errors;
+      continue;
+    }
+    if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_NOOP) continue;
+    ++seen;
+    f(h);
+  }
+  return seen;
+}
+
+}  // namespace
+
+size_t Socket::drain(const MessageFn& f, size_t budget, bool* overrun, uint64_t* errors) {
+  // Each event is a datagram of its own: recvmmsg takes up to kBatch of them per system call
+  // (one recv per event was a fifth of the control thread's time under a route burst).
+  constexpr unsigned kBatch = 32;
+  const size_t slot = buf_.size() / kBatch;
+  mmsghdr msgs[kBatch];
+  iovec iov[kBatch];
+  size_t seen = 0, datagrams = 0;
+  while (datagrams < budget) {
+    for (unsigned i = 0; i < kBatch; ++i) {
+      iov[i] = iovec{buf_.data() + i * slot, slot};
+      msgs[i] = mmsghdr{};
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    const int n = recvmmsg(fd(), msgs, kBatch, MSG_DONTWAIT, nullptr);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == ENOBUFS) {
@@ -69,18 +104,13 @@ size_t Socket::drain(const MessageFn& f, size_t budget, bool* overrun, uint64_t*
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       fail("receive");
     }
-    size_t left = static_cast<size_t>(n);
-    for (auto* h = reinterpret_cast<const nlmsghdr*>(buf_.data()); mnl_nlmsg_ok(h, left);
-         h = mnl_nlmsg_next(h, reinterpret_cast<int*>(&left))) {
-      if (h->nlmsg_type == NLMSG_ERROR) {
-        const auto* e = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(h));
-        if (h->nlmsg_len >= mnl_nlmsg_size(sizeof(nlmsgerr)) && e->error != 0) ++*errors;
-        continue;
-      }
-      if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_NOOP) continue;
-      ++seen;
-      f(h);
+    for (int i = 0; i < n; ++i) {
+      // A datagram larger than a slot lost its tail: as good as an overrun.
+      if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) *overrun = true;
+      seen += each_message(buf_.data() + i * slot, msgs[i].msg_len, f, errors);
     }
+    datagrams += static_cast<size_t>(n);
+    if (static_cast<unsigned>(n) < kBatch) break;  // nothing more queued
   }
   return seen;
 }
@@ -126,9 +156,9 @@ void Socket::dump(uint16_t type, uint8_t family, const MessageFn& f) {
       if (errno == ENOBUFS) continue;  // a dump socket joins no group; harmless
       fail("receive during a dump");
     }
-    size_t left = static_cast<size_t>(n);
+    int left = static_cast<int>(n);
     for (auto* m = reinterpret_cast<const nlmsghdr*>(buf_.data()); mnl_nlmsg_ok(m, left);
-         m = mnl_nlmsg_next(m, reinterpret_cast<int*>(&left))) {
+         m = mnl_nlmsg_next(m, &left)) {
       if (m->nlmsg_seq != seq) continue;  // late errors of earlier requests
       if (m->nlmsg_flags & NLM_F_DUMP_INTR) interrupted = true;
       if (m->nlmsg_type == NLMSG_DONE) {

@@ -166,8 +166,12 @@ int main(int argc, char** argv) {
       poll(fds.data(), fds.size(), 1);
       const double now = sluice::Dataplane::monotonic_seconds();
       dp.service(now);
-      if (mirror) mirror->service(now);
+      const size_t events = mirror ? mirror->service(now) : 0;
       server.service(now);
+      // While the kernel trickles route changes in, take them in batches of a millisecond
+      // rather than waking for each one: on a small machine every wakeup is CPU the kernel
+      // (and whatever is adding the routes) does not get. A full budget means a backlog: go on.
+      if (events > 0 && events < sluice::MirrorConfig{}.budget) usleep(1000);
       if (o.exit_after > 0 && now - started >= o.exit_after) break;
     }
     dp.stop();
