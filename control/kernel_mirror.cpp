@@ -233,17 +233,25 @@ void KernelMirror::apply_netconf(const netlink::Netconf& c) {
 
 void KernelMirror::apply_address(const netlink::Address& a) {
   const uint16_t* port = port_of(a.ifindex);
-  if (!port) return;
   const AddrKey k{a.ifindex, a.addr.host(), a.len};
   if (a.deleted) {
-    if (addresses_.erase(k)) fs_.del_address(*port, a.addr, a.len);
+    if (!addresses_.erase(k)) return;
+    if (port)
+      fs_.del_address(*port, a.addr, a.len);
+    else
+      fs_.del_host_address(a.addr);
     return;
   }
   auto [it, created] = addresses_.try_emplace(k, gen_);
   it->second = gen_;
   if (!created) return;
-  // The kernel's prefix route for the address arrives as a route of its own.
-  const std::string err = fs_.add_address(*port, a.addr, a.len, /*prefix_route=*/false);
+  // The kernel's prefix route for the address arrives as a route of its own. An address on
+  // another interface (lo, a dummy) is the host's all the same: local to the fast path.
+  std::string err;
+  if (port)
+    err = fs_.add_address(*port, a.addr, a.len, /*prefix_route=*/false);
+  else if ((a.addr.host() >> 24) != 127)
+    err = fs_.add_host_address(a.addr);
   if (!err.empty()) {
     ++counters_.apply_errors;
     fprintf(stderr, "sluiced: address %s/%u: %s\n", a.addr.str().c_str(), a.len, err.c_str());
@@ -472,8 +480,11 @@ void KernelMirror::sweep(double now) {
   }
   for (auto it = addresses_.begin(); it != addresses_.end();) {
     if (it->second < gen_) {
+      const Ipv4Addr addr = Ipv4Addr::from_host(it->first.addr);
       if (const uint16_t* port = port_of(it->first.ifindex))
-        fs_.del_address(*port, Ipv4Addr::from_host(it->first.addr), it->first.len);
+        fs_.del_address(*port, addr, it->first.len);
+      else
+        fs_.del_host_address(addr);
       it = addresses_.erase(it);
     } else {
       ++it;

@@ -273,6 +273,7 @@ void Dataplane::sync_xdp_local_addresses() {
       locals.push_back(Ipv4Addr::from_host((a.addr.host() & mask) | ~mask).be());
     }
   }
+  for (const Ipv4Addr a : fs_->host_addresses()) locals.push_back(a.be());
   std::sort(locals.begin(), locals.end());
   if (locals == xdp_locals_) return;
   for (const OpenedPort& p : ports_) {

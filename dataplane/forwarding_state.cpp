@@ -319,6 +319,9 @@ std::string ForwardingState::del_address(uint16_t port, Ipv4Addr addr, unsigned 
   const Prefix subnet = it->second.subnet;
   locals_.erase(it);
   uninstall(*Prefix::make(addr, 32));
+  if (host_locals_.count(addr.host()))  // still the host's, on another interface
+    install(*Prefix::make(addr, 32), acquire_next_hop(NextHopKind::kLocal, 0, Ipv4Addr()),
+            Owned::By::kLocal);
   bool subnet_still_used = false, connected_still_wanted = false;
   for (const auto& [a, la] : locals_)
     if (la.port == port && la.subnet == subnet) {
@@ -352,6 +355,28 @@ std::string ForwardingState::del_address(uint16_t port, Ipv4Addr addr, unsigned 
     ports_[port].primary_be.store(next);
   }
   return {};
+}
+
+std::string ForwardingState::add_host_address(Ipv4Addr a) {
+  if (a.host() == 0 || (a.host() >> 24) == 127 || (a.host() >> 28) >= 14)
+    return a.str() + " cannot be a host address the fast path answers for";
+  if (host_locals_[a.host()]++ != 0 || locals_.count(a.host())) return {};
+  const Prefix host = *Prefix::make(a, 32);
+  return install(host, acquire_next_hop(NextHopKind::kLocal, 0, Ipv4Addr()), Owned::By::kLocal);
+}
+
+void ForwardingState::del_host_address(Ipv4Addr a) {
+  auto it = host_locals_.find(a.host());
+  if (it == host_locals_.end() || --it->second != 0) return;
+  host_locals_.erase(it);
+  // A port address of the same value keeps its own /32.
+  if (!locals_.count(a.host())) uninstall(*Prefix::make(a, 32));
+}
+
+std::vector<Ipv4Addr> ForwardingState::host_addresses() const {
+  std::vector<Ipv4Addr> out;
+  for (const auto& [a, n] : host_locals_) out.push_back(Ipv4Addr::from_host(a));
+  return out;
 }
 
 std::vector<InterfaceAddress> ForwardingState::addresses() const {

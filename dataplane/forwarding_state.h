@@ -155,7 +155,15 @@ class ForwardingState {
   std::string add_address(uint16_t port, Ipv4Addr addr, unsigned len, bool prefix_route = true);
   std::string del_address(uint16_t port, Ipv4Addr addr, unsigned len);
   std::vector<InterfaceAddress> addresses() const;
-  bool is_local(Ipv4Addr a) const { return locals_.count(a.host()) != 0; }
+  bool is_local(Ipv4Addr a) const {
+    return locals_.count(a.host()) != 0 || host_locals_.count(a.host()) != 0;
+  }
+  // An address the host holds on an interface that is not a sluice port (a loopback address,
+  // say): local to the fast path too. Echo requests are answered; the rest is the kernel's,
+  // which the XDP program hands it. Reference-counted: several interfaces may hold it.
+  std::string add_host_address(Ipv4Addr a);
+  void del_host_address(Ipv4Addr a);
+  std::vector<Ipv4Addr> host_addresses() const;
 
   // A route, as `ip route replace PREFIX [via GW] [dev PORT]` (or blackhole/unreachable/...).
   std::string replace_route(Prefix p, const RouteTarget& t);
@@ -277,7 +285,8 @@ class ForwardingState {
   // views come from the RIB (RouteTable::for_each) instead.
   std::unordered_map<Prefix, Owned, PrefixHash> owned_;
   uint64_t neighbour_routes_ = 0;
-  std::map<uint32_t, LocalAddress> locals_;  // address -> where it is
+  std::map<uint32_t, LocalAddress> locals_;   // address -> where it is
+  std::map<uint32_t, unsigned> host_locals_;  // add_host_address(): address -> holders
   std::map<std::pair<uint16_t, uint32_t>, MacAddr> neighbours_;
 };
 

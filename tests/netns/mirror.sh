@@ -223,6 +223,24 @@ out="$(sluice_cli addr)"
 check $? "addr del: gone from sluice addr" "$out"
 same_route 10.1.5.1 "addr del"
 
+# An address on another interface (a loopback address, as routers have) is the router's too.
+in_rtr ip addr add 10.255.0.1/32 dev lo
+settle
+out="$(sluice_cli route get 10.255.0.1)"
+grep -q '^local 10.255.0.1' <<<"$out"
+check $? "loopback address: local to sluice" "$out"
+rx="$(pings "$GEN" 10.255.0.1 2)"
+[ "${rx:-0}" = 2 ]
+check $? "loopback address: gen pings it (${rx:-0}/2)"
+# UDP to it is the kernel's (the XDP program passes it): traceroute's probe meets the kernel's
+# port unreachable, so the destination is reached at hop 1.
+out="$(timeout 10 ip netns exec "$GEN" traceroute -n -q 1 -w 1 -m 2 10.255.0.1 2>&1)"
+grep -qE '^ 1  10\.255\.0\.1 ' <<<"$out"
+check $? "loopback address: the kernel answers UDP to it" "$out"
+in_rtr ip addr del 10.255.0.1/32 dev lo
+settle
+same_route 10.255.0.1 "loopback address removed"
+
 # --- neighbours ----------------------------------------------------------------------------
 in_rtr ip neigh replace 10.2.0.99 lladdr 02:00:00:00:99:99 dev r1 nud permanent
 settle

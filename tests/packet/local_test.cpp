@@ -142,3 +142,32 @@ TEST_F(PacketTest, EchoReplyRespectsTheEgressMtu) {
 
 }  // namespace
 }  // namespace sluice::pkt
+
+namespace sluice::pkt {
+namespace {
+
+// An address the host holds on an interface that is not a port (a loopback address in mirror
+// mode): the fast path answers echo for it, and forgets it once every holder let go.
+TEST_F(PacketTest, HostAddressIsLocalWhileHeld) {
+  ForwardingState& fs = r().dp().state();
+  ASSERT_EQ(fs.add_host_address(addr("10.255.0.1")), "");
+  ASSERT_EQ(fs.add_host_address(addr("10.255.0.1")), "");  // a second holder
+  EXPECT_TRUE(fs.is_local(addr("10.255.0.1")));
+  r().send(kP0, ping("10.255.0.1"));
+  r().run();
+  EXPECT_TRUE(SameFrame(pong("10.255.0.1").bytes(), r().received(kP0).at(0)));
+  fs.del_host_address(addr("10.255.0.1"));
+  EXPECT_TRUE(fs.is_local(addr("10.255.0.1"))) << "one holder is left";
+  fs.del_host_address(addr("10.255.0.1"));
+  EXPECT_FALSE(fs.is_local(addr("10.255.0.1")));
+  EXPECT_FALSE(fs.route(pfx("10.255.0.1", 32)));
+  // A port address of the same value keeps its /32 when the host address goes, and back.
+  ASSERT_EQ(fs.add_host_address(addr(kR0)), "");
+  fs.del_host_address(addr(kR0));
+  EXPECT_TRUE(fs.is_local(addr(kR0)));
+  EXPECT_TRUE(fs.route(pfx(kR0, 32)));
+  EXPECT_NE(fs.add_host_address(addr("127.0.0.1")), "");
+}
+
+}  // namespace
+}  // namespace sluice::pkt
