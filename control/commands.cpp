@@ -72,19 +72,6 @@ bool is_reject(NextHopKind k) {
          k == NextHopKind::kProhibit;
 }
 
-// The address a packet sent out of `port` toward `toward` would carry (ip route get's src).
-std::string source_for(const ForwardingState& fs, uint16_t port, Ipv4Addr toward) {
-  std::string first;
-  for (const InterfaceAddress& a : fs.addresses()) {
-    if (a.port != port) continue;
-    const Prefix subnet =
-        *Prefix::make(Ipv4Addr::from_host(a.addr.host() & Prefix::mask_of(a.len)), a.len);
-    if (subnet.contains(toward)) return a.addr.str();
-    if (first.empty()) first = a.addr.str();
-  }
-  return first;
-}
-
 bool has_flag(const std::vector<std::string>& a, const char* f) {
   return std::find(a.begin(), a.end(), f) != a.end();
 }
@@ -291,7 +278,8 @@ CommandReply Commands::route_get(const std::vector<std::string>& w, bool json_ou
     if (is_reject(p.kind)) return t;
     t.append(" dev ").append(fs.port(p.port).name);
     h["dev"] = fs.port(p.port).name;
-    const std::string src = source_for(fs, p.port, p.gateway.host() != 0 ? p.gateway : *a);
+    const Ipv4Addr src_addr = fs.source_for(p.port, p.gateway.host() != 0 ? p.gateway : *a);
+    const std::string src = src_addr.host() ? src_addr.str() : std::string();
     if (p.kind == NextHopKind::kLocal) {
       h["prefsrc"] = a->str();
       t.append(" src ").append(a->str());
@@ -341,14 +329,7 @@ CommandReply Commands::route_get(const std::vector<std::string>& w, bool json_ou
 std::string Commands::add_static_route(Prefix p, const RouteTarget& t) {
   ForwardingState& fs = dp_.state();
   if (mirror_ && t.kind == NextHopKind::kForward) {
-    std::optional<uint16_t> port = t.port;
-    if (!port) {
-      for (const InterfaceAddress& a : fs.addresses()) {
-        const Prefix subnet =
-            *Prefix::make(Ipv4Addr::from_host(a.addr.host() & Prefix::mask_of(a.len)), a.len);
-        if (subnet.contains(t.gateway)) port = a.port;
-      }
-    }
+    const std::optional<uint16_t> port = t.port ? t.port : fs.port_for_gateway(t.gateway);
     if (port && fs.port(*port).kernel_twin)
       return "port " + fs.port(*port).name +
              " is mirrored from the kernel: add the route with ip route in sluiced's netns";

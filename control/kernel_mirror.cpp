@@ -82,7 +82,6 @@ int KernelMirror::table_rank(uint32_t table) const {
 }
 
 void KernelMirror::start(double now) {
-  now_ = now;
   // Room for a full Internet table up front: rehashing a million entries mid-stream stalls.
   routes_.reserve(1 << 20);
   events_ = std::make_unique<netlink::Socket>(
@@ -139,7 +138,6 @@ void KernelMirror::full_sync(double now) {
 }
 
 size_t KernelMirror::service(double now) {
-  now_ = now;
   if (!events_) return 0;
   uint64_t errors = 0;
   bool overrun = false;
@@ -429,7 +427,7 @@ void KernelMirror::apply_neighbour(const netlink::Neighbour& n, double now) {
   const std::pair<int, uint32_t> k{n.ifindex, n.ip.host()};
   NeighbourResolver& res = dp_.neighbours();
   if (n.deleted) {
-    if (neighbours_.erase(k)) res.kernel_failed(*port, n.ip, true, now);
+    if (neighbours_.erase(k)) res.kernel_failed(*port, n.ip, now);
     return;
   }
   if ((n.state & kNudUsable) && n.mac && !n.mac->is_zero()) {
@@ -437,7 +435,7 @@ void KernelMirror::apply_neighbour(const netlink::Neighbour& n, double now) {
     res.kernel_resolved(*port, n.ip, *n.mac, now);
   } else if (n.state & NUD_FAILED) {
     neighbours_.erase(k);
-    res.kernel_failed(*port, n.ip, false, now);
+    res.kernel_failed(*port, n.ip, now);
   }
   // INCOMPLETE and NONE: the kernel is still asking; its answer comes as another event.
 }
@@ -508,7 +506,7 @@ void KernelMirror::sweep(double now) {
   for (auto it = neighbours_.begin(); it != neighbours_.end();) {
     if (it->second.gen < gen_) {
       if (const uint16_t* port = port_of(it->first.first))
-        dp_.neighbours().kernel_failed(*port, Ipv4Addr::from_host(it->first.second), true, now);
+        dp_.neighbours().kernel_failed(*port, Ipv4Addr::from_host(it->first.second), now);
       it = neighbours_.erase(it);
     } else {
       ++it;

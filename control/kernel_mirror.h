@@ -106,7 +106,6 @@ class KernelMirror {
   };
   struct LinkState {
     netlink::Link link;
-    bool forwarding = true;
     uint64_t gen = 0;
   };
 
@@ -165,7 +164,6 @@ class KernelMirror {
   std::map<int, bool> forwarding_;                             // netconf, by ifindex
   std::set<Prefix> static_;
   size_t not_mirrored_ = 0;
-  double now_ = 0;
   Counters counters_;
 };
 

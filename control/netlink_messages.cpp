@@ -237,27 +237,4 @@ std::optional<Message> decode(const nlmsghdr* h) {
   }
 }
 
-std::string describe(const Route& r) {
-  std::string s;
-  switch (r.type) {
-    case RTN_BLACKHOLE: s = "blackhole "; break;
-    case RTN_UNREACHABLE: s = "unreachable "; break;
-    case RTN_PROHIBIT: s = "prohibit "; break;
-    case RTN_LOCAL: s = "local "; break;
-    case RTN_BROADCAST: s = "broadcast "; break;
-    default: break;
-  }
-  s.append(r.dst.str());
-  for (const Path& p : r.paths) {
-    if (r.paths.size() > 1) s.append(" nexthop");
-    if (p.gateway.host() != 0) s.append(" via ").append(p.gateway.str());
-    s.append(" dev ").append(std::to_string(p.ifindex));
-    if (r.paths.size() > 1) s.append(" weight ").append(std::to_string(p.weight));
-  }
-  if (r.nh_id) s.append(" nhid ").append(std::to_string(r.nh_id));
-  s.append(" metric ").append(std::to_string(r.priority));
-  s.append(" table ").append(std::to_string(r.table));
-  return s;
-}
-
 }  // namespace sluice::netlink

@@ -88,7 +88,4 @@ using Message = std::variant<Link, Address, Route, Neighbour, Nexthop, Netconf>;
 // types, truncated or malformed attributes.
 std::optional<Message> decode(const nlmsghdr* h);
 
-// For logs and `sluice route check`: "10.0.0.0/8 via 10.1.0.2 dev 3 metric 20 table 254".
-std::string describe(const Route& r);
-
 }  // namespace sluice::netlink

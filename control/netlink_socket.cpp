@@ -38,9 +38,6 @@ Socket::Socket(const std::vector<unsigned>& groups, int rcvbuf) : buf_(1 << 20) 
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0)
       setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   }
-  const int on = 1;
-  // Large dumps: let the kernel fill each datagram as far as our buffer allows.
-  setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &on, sizeof on);
   for (unsigned g : groups) {
     if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, sizeof g) != 0) {
       mnl_socket_close(nl_);

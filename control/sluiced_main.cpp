@@ -133,8 +133,8 @@ int main(int argc, char** argv) {
     dc.icmp_errors_per_second = o.icmp_rate;
     sluice::Dataplane dp(dc);
     std::unique_ptr<sluice::KernelMirror> mirror;
+    sluice::MirrorConfig mc;
     if (o.mirror_on) {
-      sluice::MirrorConfig mc;
       mc.tables = o.kernel_tables;
       mc.rcvbuf = o.netlink_rcvbuf;
       mirror = std::make_unique<sluice::KernelMirror>(dp, mc);
@@ -171,7 +171,7 @@ int main(int argc, char** argv) {
       // While the kernel trickles route changes in, take them in batches of a millisecond
       // rather than waking for each one: on a small machine every wakeup is CPU the kernel
       // (and whatever is adding the routes) does not get. A full budget means a backlog: go on.
-      if (events > 0 && events < sluice::MirrorConfig{}.budget) usleep(1000);
+      if (events > 0 && events < mc.budget) usleep(1000);
       if (o.exit_after > 0 && now - started >= o.exit_after) break;
     }
     dp.stop();

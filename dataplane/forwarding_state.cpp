@@ -398,6 +398,12 @@ std::optional<uint16_t> ForwardingState::port_for_gateway(Ipv4Addr gw) const {
   return best;
 }
 
+Ipv4Addr ForwardingState::source_for(uint16_t port, Ipv4Addr toward) const {
+  for (const auto& [a, la] : locals_)
+    if (la.port == port && la.subnet.contains(toward)) return Ipv4Addr::from_host(a);
+  return Ipv4Addr::from_be(ports_[port].primary_be.load());
+}
+
 bool ForwardingState::on_link(uint16_t port, Ipv4Addr ip) const {
   for (const auto& [a, la] : locals_)
     if (la.port == port && la.subnet.contains(ip)) return true;

@@ -198,6 +198,11 @@ class ForwardingState {
   void neighbour_lost(uint16_t port, Ipv4Addr ip);
   // The neighbour a packet that hit next hop `id` waits for: its gateway, or (on-link) `dst`.
   std::optional<std::pair<uint16_t, Ipv4Addr>> neighbour_for(uint32_t id, Ipv4Addr dst) const;
+  // The port whose connected subnet holds `gw` (the longest such subnet), if any.
+  std::optional<uint16_t> port_for_gateway(Ipv4Addr gw) const;
+  // The source a packet sent out of `port` toward `toward` carries, as Linux picks it: the
+  // port's address on the subnet holding `toward`, else the port's primary (0 when none).
+  Ipv4Addr source_for(uint16_t port, Ipv4Addr toward) const;
   // Whether `ip` is inside one of the port's connected subnets (ARP only answers/learns there).
   bool on_link(uint16_t port, Ipv4Addr ip) const;
 
@@ -259,7 +264,6 @@ class ForwardingState {
   void reclaim_groups(bool wait);
   std::string install(Prefix p, uint32_t nh, Owned::By by);
   void uninstall(Prefix p);
-  std::optional<uint16_t> port_for_gateway(Ipv4Addr gw) const;
   std::string check_target(Prefix p, const RouteTarget& t, uint16_t* port) const;
   RouteView view(Prefix p, const Owned& o) const;
   PathView path_view(uint32_t nh, uint8_t weight) const;

@@ -34,16 +34,7 @@ void NeighbourResolver::send_request(uint16_t port, Ipv4Addr ip, const MacAddr* 
     ++counters_.requests_sent;
     return;
   }
-  // The sender address: ours on the subnet of the target, as Linux chooses it.
-  uint32_t spa = fs_.port(port).primary_be.load();
-  for (const InterfaceAddress& a : fs_.addresses()) {
-    if (a.port == port &&
-        Prefix::make(Ipv4Addr::from_host(a.addr.host() & Prefix::mask_of(a.len)), a.len)
-            ->contains(ip)) {
-      spa = a.addr.be();
-      break;
-    }
-  }
+  const uint32_t spa = fs_.source_for(port, ip).be();
   rte_mbuf* m = rte_pktmbuf_alloc(pool_);
   if (m == nullptr) {
     ++counters_.dropped_no_mbuf;
@@ -186,8 +177,7 @@ void NeighbourResolver::kernel_resolved(uint16_t port, Ipv4Addr ip, MacAddr mac,
   ++counters_.replies_learned;
 }
 
-void NeighbourResolver::kernel_failed(uint16_t port, Ipv4Addr ip, bool deleted, double now) {
-  (void)deleted;
+void NeighbourResolver::kernel_failed(uint16_t port, Ipv4Addr ip, double now) {
   const Key k{port, ip.host()};
   auto it = table_.find(k);
   if (it == table_.end() || it->second.is_static) return;

@@ -65,7 +65,7 @@ class NeighbourResolver {
   void kernel_resolved(uint16_t port, Ipv4Addr ip, MacAddr mac, double now);
   // The kernel gave up (FAILED) or deleted the entry. A neighbour we had is forgotten (the
   // next packet asks again); one we were waiting for fails (packets dropped for failed_hold).
-  void kernel_failed(uint16_t port, Ipv4Addr ip, bool deleted, double now);
+  void kernel_failed(uint16_t port, Ipv4Addr ip, double now);
 
   const Counters& counters() const { return counters_; }
   std::vector<Entry> entries(double now) const;

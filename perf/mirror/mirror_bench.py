@@ -29,6 +29,11 @@ import threading
 import time
 from datetime import datetime, timezone
 
+# The gateway of each prefix: the same hash scripts/bench forward gives the kernel and sluiced
+# applies to --route-file (lpm::synthetic_next_hop), kept in one place.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "forward"))
+from forward_bench import gateway_index  # noqa: E402
+
 USER_HZ = os.sysconf("SC_CLK_TCK")
 
 # The test subnets of lib.sh: a table prefix equal to one of them or inside one would clash
@@ -54,16 +59,6 @@ def on_signal(signum, _frame):
 
 def log(*a):
     print("[mirror-bench]", *a, file=sys.stderr, flush=True)
-
-
-def gateway_index(prefix: str, count: int) -> int:
-    """lpm::synthetic_next_hop (lpm/route_file.cpp): Knuth's multiplicative hash of
-    (address << 6 | length); the same spread scripts/bench forward gives the kernel."""
-    addr, length = prefix.split("/")
-    a, b, c, d = (int(x) for x in addr.split("."))
-    v = (a << 24) | (b << 16) | (c << 8) | d
-    h = (((v << 6) | int(length)) * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
-    return (h >> 32) % count
 
 
 def read_table(path):
