@@ -6,7 +6,27 @@
  *
  * Every redirect is bpf_redirect_map(..., XDP_PASS): with no socket bound on the queue (sluiced
  * stopped or killed) the frame goes to the kernel instead, so the router fails open to kernel
- * forwarding, never to a black hole. Each decision bumps one sluice_stats counter. */
+ * forwarding, never to a black hole. Each decision bumps one sluice_stats counter.
+ *
+ * NAT. A NAT outside address (sluice_local flag SLUICE_XDP_LOCAL_NAT) is also a host address:
+ * the kernel's sockets on it (ssh, a DNS resolver, ...) must keep working. So the rules split
+ * it by port, the only thing that tells a reply to a masqueraded connection, or a connection
+ * to a forwarded port, from the kernel's own traffic. sluice_nat_ports is the set of ports and
+ * ICMP identifiers NAT has claimed, kept by sluiced's workers as they allocate and free them;
+ * to a NAT address,
+ *   - TCP/UDP (unfragmented or a first fragment) to a claimed destination port,
+ *   - an ICMP echo reply with a claimed identifier,
+ *   - an ICMP error (unreachable, time exceeded, parameter problem) quoting an IPv4 header and
+ *     the first 8 bytes after it, from a claimed source port (TCP/UDP) or an echo request with
+ *     a claimed identifier: the error is about a packet NAT sent,
+ *   - and every non-first fragment (it has no ports; sluice follows the fragments of NAT
+ *     sessions from their first fragment)
+ * go to the fast path; everything else follows the host-address rules, so the kernel keeps
+ * every port sluice has not claimed. A kernel socket bound to a port NAT claims (say an
+ * outgoing connection whose ephemeral port NAT allocated too) loses the packets to that port
+ * while the claim lasts: they go to sluice. Keeping NAT's port range apart from the kernel's
+ * (net.ipv4.ip_local_port_range) avoids it. The other cost: non-first fragments of the kernel's
+ * own datagrams to a NAT address reach sluice, not the kernel. */
 #include "sluice_xdp.h"
 
 #include <bpf/bpf_endian.h>
@@ -45,6 +65,14 @@ struct {
   __type(value, __u32);
 } sluice_config SEC(".maps");
 
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(map_flags, BPF_F_MMAPABLE);
+  __uint(max_entries, SLUICE_XDP_NAT_WORDS);
+  __type(key, __u32);
+  __type(value, __u64);
+} sluice_nat_ports SEC(".maps");
+
 /* One 802.1Q / 802.1ad tag, after the source MAC (no uapi header has it). */
 struct sluice_vlan_hdr {
   __be16 tci;
@@ -60,7 +88,11 @@ struct sluice_icmp_echo {
   __be16 id;
   __be16 sequence;
 };
+#define SLUICE_ICMP_ECHO_REPLY 0
+#define SLUICE_ICMP_DEST_UNREACH 3
 #define SLUICE_ICMP_ECHO_REQUEST 8
+#define SLUICE_ICMP_TIME_EXCEEDED 11
+#define SLUICE_ICMP_PARAMETER_PROB 12
 
 /* iphdr.frag_off bits (host order), kernel-internal in <net/ip.h>. */
 #define SLUICE_IP_MF 0x2000
@@ -83,6 +115,73 @@ static __always_inline int to_kernel(__u32 reason) {
 static __always_inline int to_fastpath(struct xdp_md* ctx, __u32 reason) {
   count(reason);
   return (int)bpf_redirect_map(&xsks_map, ctx->rx_queue_index, XDP_PASS);
+}
+
+/* Whether NAT claims port or identifier `p` (network order) of protocol block `block`. The
+ * word is read once: sluiced's workers change it concurrently, with atomic OR/AND. */
+static __always_inline int nat_claimed(__u32 block, __be16 p) {
+  const __u16 port = bpf_ntohs(p);
+  const __u32 key = SLUICE_XDP_NAT_WORD(block, port);
+  const __u64* word = bpf_map_lookup_elem(&sluice_nat_ports, &key);
+
+  return word && (*(const volatile __u64*)word & SLUICE_XDP_NAT_BIT(port)) != 0;
+}
+
+/* The NAT rules (see the top) for a packet to a NAT address whose IPv4 header checked out:
+ * the fast-path counter to use, or -1 when the packet is not NAT's. l4 is where the header
+ * ends (l3 + hlen). Lengths are checked both against the frame (for the verifier) and
+ * against tot_len (Ethernet padding is no payload). */
+static __always_inline int nat_reason(const struct iphdr* ip, void* l4, void* end, __u32 hlen,
+                                      __u32 tot_len) {
+  if (ip->frag_off & bpf_htons(SLUICE_IP_OFFSET)) return SLUICE_XDP_TO_FASTPATH_NAT_FRAGMENT;
+
+  if (ip->protocol == IPPROTO_TCP || ip->protocol == IPPROTO_UDP) {
+    const __be16* ports = l4; /* source, destination */
+
+    if ((void*)(ports + 2) > end || hlen + 4 > tot_len) return -1;
+    return nat_claimed(ip->protocol == IPPROTO_TCP ? SLUICE_XDP_NAT_TCP : SLUICE_XDP_NAT_UDP,
+                       ports[1])
+               ? SLUICE_XDP_TO_FASTPATH_NAT
+               : -1;
+  }
+  if (ip->protocol != IPPROTO_ICMP) return -1;
+
+  const struct sluice_icmp_echo* icmp = l4;
+
+  if ((void*)(icmp + 1) > end || hlen + sizeof(*icmp) > tot_len) return -1;
+  if (icmp->type == SLUICE_ICMP_ECHO_REPLY)
+    return nat_claimed(SLUICE_XDP_NAT_ICMP, icmp->id) ? SLUICE_XDP_TO_FASTPATH_NAT : -1;
+  if (icmp->type != SLUICE_ICMP_DEST_UNREACH && icmp->type != SLUICE_ICMP_TIME_EXCEEDED &&
+      icmp->type != SLUICE_ICMP_PARAMETER_PROB)
+    return -1;
+
+  /* The quote: the header of the packet the error is about, as NAT sent it, and at least the
+   * 8 bytes after it that hold its ports (RFC 792). A quoted later fragment has no ports
+   * there. */
+  const struct iphdr* q = (const void*)(icmp + 1);
+
+  if ((void*)(q + 1) > end || q->version != 4 || q->ihl < 5 ||
+      (q->frag_off & bpf_htons(SLUICE_IP_OFFSET)))
+    return -1;
+  const __u32 qhlen = (__u32)q->ihl * 4;
+  const void* ql4 = (const void*)q + qhlen;
+
+  if (ql4 + 8 > end || hlen + sizeof(*icmp) + qhlen + 8 > tot_len) return -1;
+  if (q->protocol == IPPROTO_TCP || q->protocol == IPPROTO_UDP) {
+    const __be16* qports = ql4; /* source (NAT's outside port), destination */
+
+    return nat_claimed(q->protocol == IPPROTO_TCP ? SLUICE_XDP_NAT_TCP : SLUICE_XDP_NAT_UDP,
+                       qports[0])
+               ? SLUICE_XDP_TO_FASTPATH_NAT_ICMP_ERROR
+               : -1;
+  }
+  if (q->protocol == IPPROTO_ICMP) {
+    const struct sluice_icmp_echo* qecho = ql4;
+
+    if (qecho->type == SLUICE_ICMP_ECHO_REQUEST && nat_claimed(SLUICE_XDP_NAT_ICMP, qecho->id))
+      return SLUICE_XDP_TO_FASTPATH_NAT_ICMP_ERROR;
+  }
+  return -1;
 }
 
 SEC("xdp")
@@ -136,8 +235,16 @@ int sluice_xdp(struct xdp_md* ctx) {
 
   const __be32 daddr = ip->daddr;
 
-  if (bpf_map_lookup_elem(&sluice_local, &daddr)) {
-    /* Fragments go to the kernel: sluice answers only what it can see whole. */
+  const sluice_xdp_local_value* local = bpf_map_lookup_elem(&sluice_local, &daddr);
+
+  if (local) {
+    if (*local & SLUICE_XDP_LOCAL_NAT) {
+      const int reason = nat_reason(ip, l3 + hlen, end, hlen, tot_len);
+
+      if (reason >= 0) return to_fastpath(ctx, (__u32)reason);
+    }
+    /* Fragmented echo requests go to the kernel: sluice answers only what it can see whole
+     * (later fragments to a NAT address went to sluice above, for NAT to follow). */
     if (ip->protocol == IPPROTO_ICMP &&
         !(ip->frag_off & bpf_htons(SLUICE_IP_MF | SLUICE_IP_OFFSET))) {
       struct sluice_icmp_echo* icmp = l3 + hlen;

@@ -6,13 +6,18 @@
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
 #include <net/if.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cassert>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #ifndef SLUICE_XDP_OBJECT_DEFAULT
@@ -81,7 +86,64 @@ Fd open_if_sluice(uint32_t id, const std::string& what, std::string* foreign) {
   return fd;
 }
 
+// Whether an object name as the kernel reports it (NUL-terminated, at most BPF_OBJ_NAME_LEN - 1
+// characters: it cuts longer ones, "sluice_nat_ports" is "sluice_nat_port") is `want`.
+bool kernel_name_is(const char (&name)[BPF_OBJ_NAME_LEN], std::string_view want) {
+  return std::string_view(name, strnlen(name, sizeof name)) == want.substr(0, BPF_OBJ_NAME_LEN - 1);
+}
+
+// The checks NatPortsMap::from_fd and AttachedProgram make of a sluice_nat_ports map.
+bool is_nat_ports_layout(const bpf_map_info& mi) {
+  return mi.type == BPF_MAP_TYPE_ARRAY && (mi.map_flags & BPF_F_MMAPABLE) != 0 &&
+         mi.key_size == sizeof(uint32_t) && mi.value_size == sizeof(uint64_t) &&
+         mi.max_entries == SLUICE_XDP_NAT_WORDS;
+}
+
+// Workers call these per allocation: a precondition, not a check.
+std::atomic_ref<uint64_t> nat_word(uint64_t* words, unsigned block, uint16_t port) {
+  assert(words != nullptr && block < SLUICE_XDP_NAT_PROTOS);
+  return std::atomic_ref<uint64_t>(words[SLUICE_XDP_NAT_WORD(block, port)]);
+}
+
 }  // namespace
+
+NatPortsMap NatPortsMap::from_fd(int map_fd, const std::string& what) {
+  bpf_map_info mi{};
+  uint32_t len = sizeof mi;
+  if (const int err = bpf_obj_get_info_by_fd(map_fd, &mi, &len); err != 0)
+    fail(what, "cannot read map " SLUICE_XDP_NAT_PORTS_MAP ": " + err_text(err));
+  if (!is_nat_ports_layout(mi))
+    fail(what, "map " SLUICE_XDP_NAT_PORTS_MAP " has an unexpected layout (stale object?)");
+  void* p = ::mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_SHARED, map_fd, 0);
+  if (p == MAP_FAILED) fail(what, "cannot map " SLUICE_XDP_NAT_PORTS_MAP ": " + err_text(errno));
+  return NatPortsMap(static_cast<uint64_t*>(p));
+}
+
+NatPortsMap& NatPortsMap::operator=(NatPortsMap&& o) noexcept {
+  if (this != &o) {
+    reset();
+    words_ = std::exchange(o.words_, nullptr);
+  }
+  return *this;
+}
+
+void NatPortsMap::reset() {
+  if (words_ != nullptr) ::munmap(words_, kBytes);
+  words_ = nullptr;
+}
+
+void NatPortsMap::claim(unsigned block, uint16_t port) const {
+  nat_word(words_, block, port).fetch_or(SLUICE_XDP_NAT_BIT(port), std::memory_order_relaxed);
+}
+
+void NatPortsMap::release(unsigned block, uint16_t port) const {
+  nat_word(words_, block, port).fetch_and(~SLUICE_XDP_NAT_BIT(port), std::memory_order_relaxed);
+}
+
+bool NatPortsMap::claimed(unsigned block, uint16_t port) const {
+  return (nat_word(words_, block, port).load(std::memory_order_relaxed) &
+          SLUICE_XDP_NAT_BIT(port)) != 0;
+}
 
 Fd& Fd::operator=(Fd&& o) noexcept {
   if (this != &o) reset(o.release());
@@ -151,30 +213,44 @@ AttachedProgram::AttachedProgram(int ifindex) : ifindex_(ifindex), what_(describ
     uint32_t mlen = sizeof mi;
     if (const int err = bpf_obj_get_info_by_fd(fd.get(), &mi, &mlen); err != 0)
       fail(what_, "cannot read map id " + std::to_string(id) + ": " + err_text(err));
-    if (std::strncmp(mi.name, SLUICE_XDP_LOCAL_MAP, sizeof mi.name) == 0) {
+    if (kernel_name_is(mi.name, SLUICE_XDP_LOCAL_MAP)) {
       if (mi.type != BPF_MAP_TYPE_HASH || mi.key_size != sizeof(sluice_xdp_local_key) ||
           mi.value_size != sizeof(sluice_xdp_local_value))
         fail(what_, "map " SLUICE_XDP_LOCAL_MAP " has an unexpected layout (stale object?)");
       local_ = std::move(fd);
-    } else if (std::strncmp(mi.name, SLUICE_XDP_STATS_MAP, sizeof mi.name) == 0) {
+    } else if (kernel_name_is(mi.name, SLUICE_XDP_STATS_MAP)) {
       if (mi.type != BPF_MAP_TYPE_PERCPU_ARRAY || mi.key_size != sizeof(uint32_t) ||
           mi.value_size != sizeof(uint64_t))
         fail(what_, "map " SLUICE_XDP_STATS_MAP " has an unexpected layout (stale object?)");
       stats_ = std::move(fd);
-    } else if (std::strncmp(mi.name, SLUICE_XDP_CONFIG_MAP, sizeof mi.name) == 0) {
+    } else if (kernel_name_is(mi.name, SLUICE_XDP_CONFIG_MAP)) {
       if (mi.type != BPF_MAP_TYPE_ARRAY || mi.key_size != sizeof(uint32_t) ||
           mi.value_size != sizeof(uint32_t))
         fail(what_, "map " SLUICE_XDP_CONFIG_MAP " has an unexpected layout (stale object?)");
       config_ = std::move(fd);
+    } else if (kernel_name_is(mi.name, SLUICE_XDP_NAT_PORTS_MAP)) {
+      if (!is_nat_ports_layout(mi))
+        fail(what_, "map " SLUICE_XDP_NAT_PORTS_MAP " has an unexpected layout (stale object?)");
+      nat_ports_ = std::move(fd);
     }
   }
-  if (!local_ || !stats_ || !config_)
+  if (!local_ || !stats_ || !config_ || !nat_ports_)
     fail(what_, "its " SLUICE_XDP_PROG_NAME " program lacks the " SLUICE_XDP_LOCAL_MAP
-                ", " SLUICE_XDP_STATS_MAP " or " SLUICE_XDP_CONFIG_MAP " map (stale object?)");
+                ", " SLUICE_XDP_STATS_MAP ", " SLUICE_XDP_CONFIG_MAP " or " SLUICE_XDP_NAT_PORTS_MAP
+                " map (stale object?)");
+}
+
+void AttachedProgram::set_local_addresses(std::span<const uint32_t> addrs_be,
+                                          std::span<const uint32_t> nat_addrs_be) {
+  replace_local_addresses(local_.get(), addrs_be, nat_addrs_be, what_);
 }
 
 void AttachedProgram::set_local_addresses(std::span<const uint32_t> addrs_be) {
-  replace_local_addresses(local_.get(), addrs_be, what_);
+  replace_local_addresses(local_.get(), addrs_be, {}, what_);
+}
+
+NatPortsMap AttachedProgram::nat_ports() const {
+  return NatPortsMap::from_fd(nat_ports_.get(), what_);
 }
 
 void AttachedProgram::set_config(uint32_t flags) {
@@ -187,10 +263,23 @@ Stats AttachedProgram::stats() const {
   return read_stats(stats_.get(), what_);
 }
 
-void replace_local_addresses(int fd, std::span<const uint32_t> addrs_be, const std::string& what) {
-  std::vector<uint32_t> want(addrs_be.begin(), addrs_be.end());
+void replace_local_addresses(int fd, std::span<const uint32_t> addrs_be,
+                             std::span<const uint32_t> nat_addrs_be, const std::string& what) {
+  // (address, flags), one per address, the flags of all its mentions together.
+  std::vector<std::pair<uint32_t, sluice_xdp_local_value>> want;
+  want.reserve(addrs_be.size() + nat_addrs_be.size());
+  for (const uint32_t a : addrs_be) want.emplace_back(a, SLUICE_XDP_LOCAL_PRESENT);
+  for (const uint32_t a : nat_addrs_be)
+    want.emplace_back(a, SLUICE_XDP_LOCAL_PRESENT | SLUICE_XDP_LOCAL_NAT);
   std::sort(want.begin(), want.end());
-  want.erase(std::unique(want.begin(), want.end()), want.end());
+  std::size_t n = 0;
+  for (const auto& [a, flags] : want) {
+    if (n > 0 && want[n - 1].first == a)
+      want[n - 1].second |= flags;
+    else
+      want[n++] = {a, flags};
+  }
+  want.resize(n);
   if (want.size() > SLUICE_XDP_LOCAL_MAX)
     fail(what, std::to_string(want.size()) +
                    " host addresses, the XDP map " SLUICE_XDP_LOCAL_MAP " holds at most " +
@@ -204,16 +293,24 @@ void replace_local_addresses(int fd, std::span<const uint32_t> addrs_be, const s
     prev = &have.back();
   }
   // Stale entries out first (so the map never overflows mid-change), then the new set in;
-  // an address in both is never missing.
+  // an address in both is never missing (an update replaces its flags in one step).
+  const auto wanted = [&](uint32_t a) {
+    const auto it = std::lower_bound(want.begin(), want.end(), a,
+                                     [](const auto& w, uint32_t key) { return w.first < key; });
+    return it != want.end() && it->first == a;
+  };
   for (const uint32_t a : have) {
-    if (std::binary_search(want.begin(), want.end(), a)) continue;
+    if (wanted(a)) continue;
     if (const int err = bpf_map_delete_elem(fd, &a); err != 0 && err != -ENOENT)
       fail(what, "cannot remove a host address from " SLUICE_XDP_LOCAL_MAP ": " + err_text(err));
   }
-  const sluice_xdp_local_value present = SLUICE_XDP_LOCAL_PRESENT;
-  for (const uint32_t a : want)
-    if (const int err = bpf_map_update_elem(fd, &a, &present, BPF_ANY); err != 0)
+  for (const auto& [a, flags] : want)
+    if (const int err = bpf_map_update_elem(fd, &a, &flags, BPF_ANY); err != 0)
       fail(what, "cannot add a host address to " SLUICE_XDP_LOCAL_MAP ": " + err_text(err));
+}
+
+void replace_local_addresses(int fd, std::span<const uint32_t> addrs_be, const std::string& what) {
+  replace_local_addresses(fd, addrs_be, {}, what);
 }
 
 Stats read_stats(int fd, const std::string& what) {
@@ -244,6 +341,9 @@ const char* stat_name(unsigned index) {
     case SLUICE_XDP_TO_KERNEL_RUNT: return "to_kernel_runt";
     case SLUICE_XDP_TO_KERNEL_VLAN: return "to_kernel_vlan";
     case SLUICE_XDP_TO_KERNEL_ARP: return "to_kernel_arp";
+    case SLUICE_XDP_TO_FASTPATH_NAT: return "to_fastpath_nat";
+    case SLUICE_XDP_TO_FASTPATH_NAT_ICMP_ERROR: return "to_fastpath_nat_icmp_error";
+    case SLUICE_XDP_TO_FASTPATH_NAT_FRAGMENT: return "to_fastpath_nat_fragment";
     default: return "unknown";
   }
 }

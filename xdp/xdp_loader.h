@@ -1,8 +1,9 @@
 // xdp_loader.h — the C++ side of sluice's XDP program (xdp/sluice_xdp.bpf.c): where the built
 // object is, removing an instance a killed sluiced left attached, and the maps of the instance
 // DPDK's af_xdp driver attached (host addresses in, decision counters out). Loading and
-// attaching themselves are the driver's job (devargs xdp_prog=). Errors throw
-// std::runtime_error naming the interface.
+// attaching themselves are the driver's job (devargs xdp_prog=). NAT's port bitmap is mapped
+// into the process (NatPortsMap) for the workers to claim ports without system calls. Errors
+// throw std::runtime_error naming the interface.
 #pragma once
 
 #include <array>
@@ -53,6 +54,44 @@ class Fd {
   int fd_ = -1;
 };
 
+// sluice_nat_ports mapped into this process (read and write, shared with the program): the
+// SLUICE_XDP_NAT_WORDS words of the bitmap (sluice_xdp.h). A bit set here is seen by the
+// program's next packet. Movable, not copyable; unmaps when destroyed. The mapping keeps the
+// map alive by itself, so it may outlive the fd it came from and the program.
+class NatPortsMap {
+ public:
+  static constexpr std::size_t kWords = SLUICE_XDP_NAT_WORDS;
+  static constexpr std::size_t kBytes = kWords * sizeof(uint64_t);
+
+  NatPortsMap() = default;  // maps nothing; words() is null
+  // Maps the array behind map_fd, after checking it is a sluice_nat_ports (ARRAY,
+  // BPF_F_MMAPABLE, __u32 -> __u64, SLUICE_XDP_NAT_WORDS entries). The fd is not kept.
+  // Errors name `what`.
+  static NatPortsMap from_fd(int map_fd, const std::string& what);
+
+  NatPortsMap(NatPortsMap&& o) noexcept : words_(o.words_) { o.words_ = nullptr; }
+  NatPortsMap& operator=(NatPortsMap&& o) noexcept;
+  NatPortsMap(const NatPortsMap&) = delete;
+  NatPortsMap& operator=(const NatPortsMap&) = delete;
+  ~NatPortsMap() { reset(); }
+
+  uint64_t* words() const { return words_; }
+  explicit operator bool() const { return words_ != nullptr; }
+
+  // Claiming and releasing one port or identifier, atomically (other bits of the word may be
+  // changed by other threads meanwhile). block: SLUICE_XDP_NAT_TCP, _UDP or _ICMP; port in
+  // host order. The mapping must not be empty.
+  void claim(unsigned block, uint16_t port) const;
+  void release(unsigned block, uint16_t port) const;
+  bool claimed(unsigned block, uint16_t port) const;
+
+ private:
+  explicit NatPortsMap(uint64_t* words) : words_(words) {}
+  void reset();
+
+  uint64_t* words_ = nullptr;
+};
+
 // The maps of the sluice_xdp program attached to an interface, found through the program's map
 // ids. Holds fds, not the attachment: the program may be detached meanwhile (the maps then
 // outlive it while this object lives, harmlessly).
@@ -63,8 +102,14 @@ class AttachedProgram {
 
   // Replaces the whole set of host-owned addresses (network byte order; duplicates are fine,
   // at most SLUICE_XDP_LOCAL_MAX distinct). An address in both the old and the new set is never
-  // missing meanwhile.
+  // missing meanwhile. nat_addrs_be are the NAT outside addresses, host-owned too: they get
+  // SLUICE_XDP_LOCAL_PRESENT | SLUICE_XDP_LOCAL_NAT, whether or not also in addrs_be.
+  void set_local_addresses(std::span<const uint32_t> addrs_be,
+                           std::span<const uint32_t> nat_addrs_be);
+  // No NAT addresses.
   void set_local_addresses(std::span<const uint32_t> addrs_be);
+  // The program's NAT port bitmap, mapped (see NatPortsMap); each call maps it anew.
+  NatPortsMap nat_ports() const;
   // The program's SLUICE_XDP_CONFIG_* flags.
   void set_config(uint32_t flags);
   // The decision counters, summed over CPUs.
@@ -81,10 +126,13 @@ class AttachedProgram {
   Fd local_;
   Fd stats_;
   Fd config_;
+  Fd nat_ports_;
 };
 
 // The same map operations on fds the caller holds (the unit test loads the object without
 // attaching it). Errors name `what`.
+void replace_local_addresses(int local_map_fd, std::span<const uint32_t> addrs_be,
+                             std::span<const uint32_t> nat_addrs_be, const std::string& what);
 void replace_local_addresses(int local_map_fd, std::span<const uint32_t> addrs_be,
                              const std::string& what);
 Stats read_stats(int stats_map_fd, const std::string& what);

@@ -1,9 +1,10 @@
 // xdp_program_test.cpp — the XDP program of AF_XDP ports (xdp/sluice_xdp.bpf.c) on the real
 // kernel: the built object is loaded (so the verifier checks it) and run on hand-built frames
 // with BPF_PROG_TEST_RUN; each policy line must pick its counter, and every verdict must be
-// XDP_PASS because no AF_XDP socket is bound (the fail-open property). Then the loader helper
-// (xdp/xdp_loader.h) against a veth pair in a throwaway network namespace. Needs root; skips
-// otherwise. The object comes from $SLUICE_XDP_OBJECT (set by meson).
+// XDP_PASS because no AF_XDP socket is bound (the fail-open property). NAT's rules are driven
+// through the sluice_nat_ports map, by map updates and through its mmap'd words. Then the loader
+// helper (xdp/xdp_loader.h) against a veth pair in a throwaway network namespace. Needs root;
+// skips otherwise. The object comes from $SLUICE_XDP_OBJECT (set by meson).
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -45,6 +47,7 @@ constexpr uint32_t ip(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
 }
 const uint32_t kRouter = ip(10, 0, 0, 1);         // a host-owned address
 const uint32_t kSubnetBcast = ip(10, 0, 0, 255);  // host-owned too (sluiced adds them)
+const uint32_t kOutside = ip(198, 51, 100, 1);    // host-owned and a NAT outside address
 const uint32_t kClient = ip(10, 0, 0, 2);
 const uint32_t kFarAway = ip(192, 0, 2, 7);  // transit
 
@@ -123,6 +126,48 @@ Frame tcp_syn(uint16_t dport) {
   return p;
 }
 
+Frame tcp_segment(uint16_t sport, uint16_t dport) {
+  Frame p = tcp_syn(dport);
+  p[0] = static_cast<uint8_t>(sport >> 8);
+  p[1] = static_cast<uint8_t>(sport);
+  p[13] = 0x10;  // ACK
+  return p;
+}
+
+Frame udp(uint16_t sport, uint16_t dport, std::size_t data = 8) {
+  Frame p;
+  put16(p, sport);
+  put16(p, dport);
+  put16(p, static_cast<uint16_t>(8 + data));
+  put16(p, 0);  // no checksum
+  p.resize(8 + data, 0xab);
+  return p;
+}
+
+Frame icmp_echo(uint8_t type, uint16_t id) {
+  Frame p = icmp(type);
+  p[4] = static_cast<uint8_t>(id >> 8);
+  p[5] = static_cast<uint8_t>(id);
+  return p;
+}
+
+// An ICMP error quoting `quoted` (an IPv4 packet, header first), of which only the first
+// `quote_len` bytes are kept.
+Frame icmp_error(uint8_t type, uint8_t code, const Frame& quoted, std::size_t quote_len) {
+  Frame p(8 + quote_len, 0);  // checksum (not checked) and the unused word stay zero
+  p[0] = type;
+  p[1] = code;
+  std::copy_n(quoted.begin(), quote_len, p.begin() + 8);
+  return p;
+}
+
+// What NAT sent out from the outside address, as an ICMP error quotes it.
+Frame sent(const Ip4& h, const Frame& payload) {
+  Frame f;
+  ipv4(f, h, payload);
+  return f;
+}
+
 Frame ip_frame(const Ip4& h, const Frame& payload, std::optional<uint16_t> tpid = std::nullopt) {
   Frame f = ethernet(kIpv4, tpid);
   ipv4(f, h, payload);
@@ -193,6 +238,17 @@ int prog_fd(bpf_object* obj) {
   return p ? bpf_program__fd(p) : -1;
 }
 
+// Runs prog once on `frame` (BPF_PROG_TEST_RUN); the verdict.
+uint32_t run_once(int prog, const Frame& frame) {
+  bpf_test_run_opts opts{};
+  opts.sz = sizeof opts;
+  opts.data_in = frame.data();
+  opts.data_size_in = static_cast<uint32_t>(frame.size());
+  opts.repeat = 1;
+  EXPECT_EQ(bpf_prog_test_run_opts(prog, &opts), 0) << std::strerror(errno);
+  return opts.retval;
+}
+
 class XdpProgram : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -206,31 +262,39 @@ class XdpProgram : public ::testing::Test {
     ASSERT_GE(local_, 0) << "no map named " SLUICE_XDP_LOCAL_MAP;
     ASSERT_GE(stats_, 0) << "no map named " SLUICE_XDP_STATS_MAP;
     ASSERT_GE(map_fd(obj_.get(), SLUICE_XDP_XSKS_MAP), 0) << "no map named " SLUICE_XDP_XSKS_MAP;
+    nat_ports_ = map_fd(obj_.get(), SLUICE_XDP_NAT_PORTS_MAP);
+    ASSERT_GE(nat_ports_, 0) << "no map named " SLUICE_XDP_NAT_PORTS_MAP;
     const uint32_t locals[] = {htonl(kRouter), htonl(kSubnetBcast)};
-    replace_local_addresses(local_, locals, "test");
+    const uint32_t nats[] = {htonl(kOutside)};
+    replace_local_addresses(local_, locals, nats, "test");
   }
 
   // Runs the program once on `frame`; expects XDP_PASS and exactly counter `want` to rise by 1.
   void expect(const Frame& frame, sluice_xdp_stat want) {
     const Stats before = read_stats(stats_, "test");
-    bpf_test_run_opts opts{};
-    opts.sz = sizeof opts;
-    opts.data_in = frame.data();
-    opts.data_size_in = static_cast<uint32_t>(frame.size());
-    opts.repeat = 1;
-    ASSERT_EQ(bpf_prog_test_run_opts(prog_, &opts), 0) << std::strerror(errno);
     // No socket is bound: even a redirect falls back to the kernel.
-    EXPECT_EQ(opts.retval, static_cast<uint32_t>(XDP_PASS));
+    EXPECT_EQ(run_once(prog_, frame), static_cast<uint32_t>(XDP_PASS));
     const Stats after = read_stats(stats_, "test");
     for (unsigned i = 0; i < kStatCount; ++i)
       EXPECT_EQ(after[i] - before[i], i == static_cast<unsigned>(want) ? 1u : 0u)
           << "counter " << stat_name(i) << " (expected " << stat_name(want) << " to count)";
   }
 
+  // Claims (or releases) port or identifier `port` of NAT block `block` through the map's
+  // system-call interface; NatPortsMapWritesReachTheProgram covers the mmap'd words.
+  void set_claim(unsigned block, uint16_t port, bool on) {
+    const uint32_t key = SLUICE_XDP_NAT_WORD(block, port);
+    uint64_t word = 0;
+    ASSERT_EQ(bpf_map_lookup_elem(nat_ports_, &key, &word), 0);
+    word = on ? word | SLUICE_XDP_NAT_BIT(port) : word & ~SLUICE_XDP_NAT_BIT(port);
+    ASSERT_EQ(bpf_map_update_elem(nat_ports_, &key, &word, BPF_ANY), 0);
+  }
+
   Object obj_;
   int prog_ = -1;
   int local_ = -1;
   int stats_ = -1;
+  int nat_ports_ = -1;
 };
 
 TEST_F(XdpProgram, ArpGoesToFastPath) {
@@ -376,6 +440,274 @@ TEST_F(XdpProgram, LocalAddressesAreReplacedAsAWhole) {
   EXPECT_EQ(keys().size(), std::size_t{SLUICE_XDP_LOCAL_MAX});
 }
 
+// ---- NAT: traffic to an outside address on a port sluice's NAT claimed ----------------------
+
+TEST_F(XdpProgram, NatTcpToClaimedPortGoesToFastPath) {
+  const Frame reply =
+      ip_frame({.src = kFarAway, .dst = kOutside, .proto = kTcp}, tcp_segment(443, 40001));
+  expect(reply, SLUICE_XDP_TO_KERNEL_LOCAL);  // not claimed: a kernel connection's
+  set_claim(SLUICE_XDP_NAT_TCP, 40001, true);
+  expect(reply, SLUICE_XDP_TO_FASTPATH_NAT);
+  // The neighbours of the bit, and the same port in the other blocks, stay the kernel's.
+  expect(ip_frame({.src = kFarAway, .dst = kOutside, .proto = kTcp}, tcp_segment(443, 40000)),
+         SLUICE_XDP_TO_KERNEL_LOCAL);
+  expect(ip_frame({.src = kFarAway, .dst = kOutside, .proto = kTcp}, tcp_segment(443, 40002)),
+         SLUICE_XDP_TO_KERNEL_LOCAL);
+  expect(ip_frame({.src = kFarAway, .dst = kOutside, .proto = kUdp}, udp(443, 40001)),
+         SLUICE_XDP_TO_KERNEL_LOCAL);
+  // The source port is not what counts.
+  expect(ip_frame({.src = kFarAway, .dst = kOutside, .proto = kTcp}, tcp_segment(40001, 443)),
+         SLUICE_XDP_TO_KERNEL_LOCAL);
+  set_claim(SLUICE_XDP_NAT_TCP, 40001, false);
+  expect(reply, SLUICE_XDP_TO_KERNEL_LOCAL);
+}
+
+TEST_F(XdpProgram, NatUdpToClaimedPortGoesToFastPath) {
+  const Frame reply = ip_frame({.src = kFarAway, .dst = kOutside, .proto = kUdp}, udp(53, 1024));
+  expect(reply, SLUICE_XDP_TO_KERNEL_LOCAL);
+  set_claim(SLUICE_XDP_NAT_UDP, 1024, true);
+  expect(reply, SLUICE_XDP_TO_FASTPATH_NAT);
+  expect(padded(ip_frame({.src = kFarAway, .dst = kOutside, .proto = kUdp}, udp(53, 1024, 0)), 60),
+         SLUICE_XDP_TO_FASTPATH_NAT);
+  expect(ip_frame({.src = kFarAway, .dst = kOutside, .proto = kTcp}, tcp_segment(53, 1024)),
+         SLUICE_XDP_TO_KERNEL_LOCAL);
+  // Port 0 and 65535 are the ends of the block.
+  set_claim(SLUICE_XDP_NAT_UDP, 65535, true);
+  expect(ip_frame({.src = kFarAway, .dst = kOutside, .proto = kUdp}, udp(53, 65535)),
+         SLUICE_XDP_TO_FASTPATH_NAT);
+  set_claim(SLUICE_XDP_NAT_UDP, 1024, false);
+  expect(reply, SLUICE_XDP_TO_KERNEL_LOCAL);
+  // Ports cut off (a UDP header of 3 bytes, the padding after tot_len is not payload): kernel.
+  set_claim(SLUICE_XDP_NAT_UDP, 0, true);
+  expect(padded(ip_frame({.src = kFarAway, .dst = kOutside, .proto = kUdp}, {0, 53, 0}), 60),
+         SLUICE_XDP_TO_KERNEL_LOCAL);
+}
+
+TEST_F(XdpProgram, ClaimedPortToNonNatHostAddressGoesToKernel) {
+  set_claim(SLUICE_XDP_NAT_TCP, 22, true);
+  set_claim(SLUICE_XDP_NAT_UDP, 53, true);
+  set_claim(SLUICE_XDP_NAT_ICMP, 7, true);
+  expect(ip_frame({.dst = kRouter, .proto = kTcp}, tcp_syn(22)), SLUICE_XDP_TO_KERNEL_LOCAL);
+  expect(ip_frame({.dst = kRouter, .proto = kUdp}, udp(5353, 53)), SLUICE_XDP_TO_KERNEL_LOCAL);
+  expect(ip_frame({.dst = kRouter, .proto = kIcmp}, icmp_echo(0, 7)), SLUICE_XDP_TO_KERNEL_LOCAL);
+  // Transit traffic is forwarded whatever its ports.
+  expect(ip_frame({.proto = kTcp}, tcp_syn(22)), SLUICE_XDP_TO_FASTPATH_IPV4);
+  // Other protocols to a NAT address are the host's.
+  expect(ip_frame({.src = kFarAway, .dst = kOutside, .proto = 47}, Frame(24, 0)),
+         SLUICE_XDP_TO_KERNEL_LOCAL);
+}
+
+TEST_F(XdpProgram, NatEchoReplyWithClaimedIdGoesToFastPath) {
+  const Frame reply =
+      ip_frame({.src = kFarAway, .dst = kOutside, .proto = kIcmp}, icmp_echo(0, 0x4242));
+  expect(reply, SLUICE_XDP_TO_KERNEL_LOCAL);  // the kernel's own ping
+  set_claim(SLUICE_XDP_NAT_ICMP, 0x4242, true);
+  expect(reply, SLUICE_XDP_TO_FASTPATH_NAT);
+  // The identifier block is not the TCP or UDP one.
+  expect(ip_frame({.src = kFarAway, .dst = kOutside, .proto = kUdp}, udp(53, 0x4242)),
+         SLUICE_XDP_TO_KERNEL_LOCAL);
+  // Echo requests to a NAT address are answered by sluice as before, claimed or not.
+  expect(ip_frame({.src = kFarAway, .dst = kOutside, .proto = kIcmp}, icmp_echo(8, 0x4242)),
+         SLUICE_XDP_TO_FASTPATH_LOCAL_ECHO);
+  expect(ip_frame({.src = kFarAway, .dst = kOutside, .proto = kIcmp}, icmp_echo(8, 1)),
+         SLUICE_XDP_TO_FASTPATH_LOCAL_ECHO);
+  // Other ICMP (here a timestamp request) stays the kernel's.
+  expect(ip_frame({.src = kFarAway, .dst = kOutside, .proto = kIcmp}, icmp_echo(13, 0x4242)),
+         SLUICE_XDP_TO_KERNEL_LOCAL);
+  set_claim(SLUICE_XDP_NAT_ICMP, 0x4242, false);
+  expect(reply, SLUICE_XDP_TO_KERNEL_LOCAL);
+}
+
+TEST_F(XdpProgram, NatIcmpErrorQuotingClaimedPortGoesToFastPath) {
+  // A router on the way says NAT's UDP packet (outside port 40500) ran out of hops.
+  const Frame quoted = sent({.src = kOutside, .dst = kFarAway, .proto = kUdp}, udp(40500, 53));
+  const Frame error = ip_frame({.src = ip(192, 0, 2, 254), .dst = kOutside, .proto = kIcmp},
+                               icmp_error(11, 0, quoted, quoted.size()));
+  expect(error, SLUICE_XDP_TO_KERNEL_LOCAL);
+  set_claim(SLUICE_XDP_NAT_UDP, 40500, true);
+  expect(error, SLUICE_XDP_TO_FASTPATH_NAT_ICMP_ERROR);
+  // RFC 792's minimum quote: the header and 8 bytes.
+  expect(ip_frame({.src = ip(192, 0, 2, 254), .dst = kOutside, .proto = kIcmp},
+                  icmp_error(11, 0, quoted, 28)),
+         SLUICE_XDP_TO_FASTPATH_NAT_ICMP_ERROR);
+  // The quoted destination port is the far side's: it does not count.
+  const Frame to_claimed = sent({.src = kOutside, .dst = kFarAway, .proto = kUdp}, udp(53, 40500));
+  expect(ip_frame({.src = kFarAway, .dst = kOutside, .proto = kIcmp},
+                  icmp_error(3, 3, to_claimed, to_claimed.size())),
+         SLUICE_XDP_TO_KERNEL_LOCAL);
+  // The same error to a host address that is not a NAT address: the kernel's.
+  expect(ip_frame({.src = ip(192, 0, 2, 254), .dst = kRouter, .proto = kIcmp},
+                  icmp_error(11, 0, quoted, quoted.size())),
+         SLUICE_XDP_TO_KERNEL_LOCAL);
+  set_claim(SLUICE_XDP_NAT_UDP, 40500, false);
+  expect(error, SLUICE_XDP_TO_KERNEL_LOCAL);
+
+  // Destination unreachable about TCP, with IP options in the quote.
+  const Frame tcp_quoted =
+      sent({.src = kOutside, .dst = kFarAway, .proto = kTcp, .ihl = 7}, tcp_segment(41000, 80));
+  const Frame unreachable = ip_frame({.src = kFarAway, .dst = kOutside, .proto = kIcmp},
+                                     icmp_error(3, 1, tcp_quoted, 28 + 8));
+  expect(unreachable, SLUICE_XDP_TO_KERNEL_LOCAL);
+  set_claim(SLUICE_XDP_NAT_TCP, 41000, true);
+  expect(unreachable, SLUICE_XDP_TO_FASTPATH_NAT_ICMP_ERROR);
+  // Parameter problem about an echo request NAT sent with a claimed identifier.
+  const Frame ping = sent({.src = kOutside, .dst = kFarAway, .proto = kIcmp}, icmp_echo(8, 99));
+  const Frame problem = ip_frame({.src = kFarAway, .dst = kOutside, .proto = kIcmp},
+                                 icmp_error(12, 0, ping, ping.size()));
+  expect(problem, SLUICE_XDP_TO_KERNEL_LOCAL);
+  set_claim(SLUICE_XDP_NAT_ICMP, 99, true);
+  expect(problem, SLUICE_XDP_TO_FASTPATH_NAT_ICMP_ERROR);
+  // ... but a quoted echo reply (answering someone's ping) is no NAT ping.
+  const Frame pong = sent({.src = kOutside, .dst = kFarAway, .proto = kIcmp}, icmp_echo(0, 99));
+  expect(ip_frame({.src = kFarAway, .dst = kOutside, .proto = kIcmp},
+                  icmp_error(3, 3, pong, pong.size())),
+         SLUICE_XDP_TO_KERNEL_LOCAL);
+  // Other ICMP types with the same bytes (a redirect, type 5) are not errors NAT follows.
+  expect(ip_frame({.src = ip(192, 0, 2, 254), .dst = kOutside, .proto = kIcmp},
+                  icmp_error(5, 0, tcp_quoted, 28 + 8)),
+         SLUICE_XDP_TO_KERNEL_LOCAL);
+}
+
+TEST_F(XdpProgram, NatIcmpErrorWithShortOrBadQuoteGoesToKernel) {
+  set_claim(SLUICE_XDP_NAT_UDP, 40500, true);
+  const Frame quoted = sent({.src = kOutside, .dst = kFarAway, .proto = kUdp}, udp(40500, 53));
+  auto error = [](const Frame& q, std::size_t len) {
+    return ip_frame({.src = kFarAway, .dst = kOutside, .proto = kIcmp}, icmp_error(11, 0, q, len));
+  };
+  expect(error(quoted, 28), SLUICE_XDP_TO_FASTPATH_NAT_ICMP_ERROR);  // the reference
+  expect(error(quoted, 27), SLUICE_XDP_TO_KERNEL_LOCAL);  // 7 bytes after the quoted header
+  expect(error(quoted, 20), SLUICE_XDP_TO_KERNEL_LOCAL);  // none
+  expect(error(quoted, 12), SLUICE_XDP_TO_KERNEL_LOCAL);  // the quoted header cut
+  expect(error(quoted, 0), SLUICE_XDP_TO_KERNEL_LOCAL);   // no quote
+  // The quote ends within the frame but past tot_len: trailing bytes are not the packet's.
+  Frame past_end = error(quoted, 28);
+  past_end[14 + 2] = 0;
+  past_end[14 + 3] = 20 + 8 + 27;
+  expect(past_end, SLUICE_XDP_TO_KERNEL_LOCAL);
+  // Options announced in the quote push its ports past the 8 bytes present.
+  const Frame with_options =
+      sent({.src = kOutside, .dst = kFarAway, .proto = kUdp, .ihl = 6}, udp(40500, 53));
+  expect(error(with_options, 24 + 8), SLUICE_XDP_TO_FASTPATH_NAT_ICMP_ERROR);
+  expect(error(with_options, 24 + 7), SLUICE_XDP_TO_KERNEL_LOCAL);
+  // Not an IPv4 header: ihl below 5, version 6.
+  Frame bad = quoted;
+  bad[0] = 0x44;
+  expect(error(bad, 28), SLUICE_XDP_TO_KERNEL_LOCAL);
+  bad[0] = 0x65;
+  expect(error(bad, 28), SLUICE_XDP_TO_KERNEL_LOCAL);
+  // A quoted later fragment has no ports after its header.
+  const Frame later =
+      sent({.src = kOutside, .dst = kFarAway, .proto = kUdp, .frag_off = 0x00b9}, udp(40500, 53));
+  expect(error(later, 28), SLUICE_XDP_TO_KERNEL_LOCAL);
+  // The ICMP header itself cut short.
+  expect(ip_frame({.src = kFarAway, .dst = kOutside, .proto = kIcmp}, {11, 0, 0, 0}),
+         SLUICE_XDP_TO_KERNEL_LOCAL);
+}
+
+TEST_F(XdpProgram, NatLaterFragmentGoesToFastPath) {
+  // No ports to look at: every later fragment to a NAT address is sluice's to follow.
+  expect(
+      ip_frame({.src = kFarAway, .dst = kOutside, .proto = kUdp, .frag_off = 0x00b9}, Frame(64, 0)),
+      SLUICE_XDP_TO_FASTPATH_NAT_FRAGMENT);
+  expect(ip_frame({.src = kFarAway, .dst = kOutside, .proto = kIcmp, .frag_off = 0x2001},
+                  Frame(64, 0)),
+         SLUICE_XDP_TO_FASTPATH_NAT_FRAGMENT);
+  // To a host address that is not a NAT address, the kernel's as before.
+  expect(
+      ip_frame({.src = kFarAway, .dst = kRouter, .proto = kUdp, .frag_off = 0x00b9}, Frame(64, 0)),
+      SLUICE_XDP_TO_KERNEL_LOCAL);
+  // A first fragment (MF, offset 0) has the ports: the port decides.
+  const Frame first = ip_frame(
+      {.src = kFarAway, .dst = kOutside, .proto = kUdp, .frag_off = 0x2000}, udp(53, 40600, 64));
+  expect(first, SLUICE_XDP_TO_KERNEL_LOCAL);
+  set_claim(SLUICE_XDP_NAT_UDP, 40600, true);
+  expect(first, SLUICE_XDP_TO_FASTPATH_NAT);
+  set_claim(SLUICE_XDP_NAT_ICMP, 7, true);
+  expect(ip_frame({.src = kFarAway, .dst = kOutside, .proto = kIcmp, .frag_off = 0x2000},
+                  icmp_echo(0, 7)),
+         SLUICE_XDP_TO_FASTPATH_NAT);
+  // A fragmented echo request to a NAT address: its first fragment is the kernel's as before.
+  expect(ip_frame({.src = kFarAway, .dst = kOutside, .proto = kIcmp, .frag_off = 0x2000},
+                  icmp_echo(8, 7)),
+         SLUICE_XDP_TO_KERNEL_LOCAL);
+}
+
+TEST_F(XdpProgram, NatAddressesGetTheNatFlag) {
+  auto flags_of = [&](uint32_t addr) {
+    uint32_t flags = 0;
+    return bpf_map_lookup_elem(local_, &addr, &flags) == 0 ? flags : 0u;
+  };
+  const uint32_t a = htonl(ip(10, 1, 0, 1)), b = htonl(ip(10, 2, 0, 1)), c = htonl(ip(10, 3, 0, 1));
+  const uint32_t plain[] = {a, b};
+  const uint32_t nat[] = {b, c, c};
+  replace_local_addresses(local_, plain, nat, "test");
+  EXPECT_EQ(flags_of(a), SLUICE_XDP_LOCAL_PRESENT);
+  EXPECT_EQ(flags_of(b), SLUICE_XDP_LOCAL_PRESENT | SLUICE_XDP_LOCAL_NAT);  // in both lists
+  EXPECT_EQ(flags_of(c), SLUICE_XDP_LOCAL_PRESENT | SLUICE_XDP_LOCAL_NAT);
+  // The one-list form drops the NAT flag of an address that stays.
+  const uint32_t again[] = {b, c};
+  replace_local_addresses(local_, again, "test");
+  EXPECT_EQ(flags_of(a), 0u);
+  EXPECT_EQ(flags_of(b), SLUICE_XDP_LOCAL_PRESENT);
+  EXPECT_EQ(flags_of(c), SLUICE_XDP_LOCAL_PRESENT);
+  // NAT addresses count against the map's size like the others.
+  std::vector<uint32_t> half(SLUICE_XDP_LOCAL_MAX / 2 + 1), other(SLUICE_XDP_LOCAL_MAX / 2);
+  for (uint32_t i = 0; i < half.size(); ++i) half[i] = htonl(ip(10, 9, 0, 0) + i);
+  for (uint32_t i = 0; i < other.size(); ++i) other[i] = htonl(ip(10, 8, 0, 0) + i);
+  EXPECT_THROW(replace_local_addresses(local_, half, other, "test"), std::runtime_error);
+}
+
+TEST_F(XdpProgram, NatPortsMapWritesReachTheProgram) {
+  NatPortsMap m = NatPortsMap::from_fd(nat_ports_, "test");
+  ASSERT_TRUE(m);
+  ASSERT_NE(m.words(), nullptr);
+  const Frame reply = ip_frame({.src = kFarAway, .dst = kOutside, .proto = kUdp}, udp(53, 50001));
+  expect(reply, SLUICE_XDP_TO_KERNEL_LOCAL);
+
+  // Through the helpers: the bit is the map's word, as the program and a lookup see it.
+  m.claim(SLUICE_XDP_NAT_UDP, 50001);
+  EXPECT_TRUE(m.claimed(SLUICE_XDP_NAT_UDP, 50001));
+  EXPECT_FALSE(m.claimed(SLUICE_XDP_NAT_TCP, 50001));
+  const uint32_t key = SLUICE_XDP_NAT_WORD(SLUICE_XDP_NAT_UDP, 50001);
+  uint64_t word = 0;
+  ASSERT_EQ(bpf_map_lookup_elem(nat_ports_, &key, &word), 0);
+  EXPECT_EQ(word, SLUICE_XDP_NAT_BIT(50001));
+  expect(reply, SLUICE_XDP_TO_FASTPATH_NAT);
+  m.release(SLUICE_XDP_NAT_UDP, 50001);
+  expect(reply, SLUICE_XDP_TO_KERNEL_LOCAL);
+
+  // Through the raw words, as a worker's atomic OR/AND would; a moved mapping still works.
+  NatPortsMap moved = std::move(m);
+  EXPECT_FALSE(m);
+  std::atomic_ref<uint64_t> w(moved.words()[1024 + 50001 / 64]);
+  w.fetch_or(uint64_t{1} << (50001 % 64));
+  expect(reply, SLUICE_XDP_TO_FASTPATH_NAT);
+  w.fetch_and(~(uint64_t{1} << (50001 % 64)));
+  expect(reply, SLUICE_XDP_TO_KERNEL_LOCAL);
+  // ICMP identifiers and TCP ports, at the ends of their blocks.
+  moved.claim(SLUICE_XDP_NAT_ICMP, 65535);
+  expect(ip_frame({.src = kFarAway, .dst = kOutside, .proto = kIcmp}, icmp_echo(0, 65535)),
+         SLUICE_XDP_TO_FASTPATH_NAT);
+  moved.claim(SLUICE_XDP_NAT_TCP, 0);
+  expect(ip_frame({.src = kFarAway, .dst = kOutside, .proto = kTcp}, tcp_segment(80, 0)),
+         SLUICE_XDP_TO_FASTPATH_NAT);
+
+  // The mapping outlives the object that made it.
+  obj_.reset();
+  EXPECT_TRUE(moved.claimed(SLUICE_XDP_NAT_TCP, 0));
+  moved.release(SLUICE_XDP_NAT_TCP, 0);
+  EXPECT_FALSE(moved.claimed(SLUICE_XDP_NAT_TCP, 0));
+}
+
+TEST_F(XdpProgram, NatPortsMapRefusesOtherMaps) {
+  EXPECT_THROW(NatPortsMap::from_fd(stats_, "test"), std::runtime_error);
+  EXPECT_THROW(NatPortsMap::from_fd(local_, "test"), std::runtime_error);
+  EXPECT_THROW(NatPortsMap::from_fd(-1, "test"), std::runtime_error);
+  const NatPortsMap none;
+  EXPECT_FALSE(none);
+  EXPECT_EQ(none.words(), nullptr);
+}
+
 TEST(XdpStatNames, EveryCounterHasAName) {
   std::set<std::string> names;
   for (unsigned i = 0; i < kStatCount; ++i) {
@@ -482,6 +814,39 @@ TEST(XdpLoader, DetachesOnlyItsOwnStaleProgram) {
         (void)p.stats();  // sxt1's own IPv6 traffic may have counted: only that it reads
         AttachedProgram moved = std::move(p);
         EXPECT_EQ(moved.ifindex(), ifindex);
+      }
+
+      // NAT: the outside address and the mapped bitmap of the attached instance steer that
+      // same instance (run here with BPF_PROG_TEST_RUN on its fd).
+      {
+        NatPortsMap ports;
+        Fd prog;
+        {
+          AttachedProgram p(ifindex);
+          const uint32_t locals[] = {htonl(ip(10, 0, 0, 1))};
+          const uint32_t nats[] = {htonl(kOutside)};
+          p.set_local_addresses(locals, nats);
+          ports = p.nat_ports();
+          prog.reset(bpf_prog_get_fd_by_id(p.prog_id()));
+          ASSERT_TRUE(prog) << std::strerror(errno);
+        }  // the mapping and the program outlive the AttachedProgram
+        AttachedProgram p(ifindex);
+        const Frame reply =
+            ip_frame({.src = kFarAway, .dst = kOutside, .proto = kTcp}, tcp_segment(443, 45000));
+        auto nat_count = [&] { return p.stats()[SLUICE_XDP_TO_FASTPATH_NAT]; };
+        const uint64_t before = nat_count();
+        EXPECT_EQ(run_once(prog.get(), reply), static_cast<uint32_t>(XDP_PASS));
+        EXPECT_EQ(nat_count(), before);
+        ports.claim(SLUICE_XDP_NAT_TCP, 45000);
+        EXPECT_EQ(run_once(prog.get(), reply), static_cast<uint32_t>(XDP_PASS));
+        EXPECT_EQ(nat_count(), before + 1);
+        ports.release(SLUICE_XDP_NAT_TCP, 45000);
+        EXPECT_EQ(run_once(prog.get(), reply), static_cast<uint32_t>(XDP_PASS));
+        EXPECT_EQ(nat_count(), before + 1);
+        // Each call maps anew: the same memory underneath.
+        const NatPortsMap again = p.nat_ports();
+        again.claim(SLUICE_XDP_NAT_UDP, 7);
+        EXPECT_TRUE(ports.claimed(SLUICE_XDP_NAT_UDP, 7));
       }
 
       EXPECT_TRUE(detach_stale(ifindex));
