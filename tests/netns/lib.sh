@@ -9,6 +9,7 @@
 # SL_QUEUES=N gives each veth N rx/tx queues (default 1), for multi-queue experiments.
 # Nothing here touches the root namespace: the veth pairs are created inside the namespaces,
 # and every name carries SL_ID (default: the PID of the sourcing shell), so runs never collide.
+# topo_nat_up builds the NAT topology instead (lan1, lan2 -- rtr -- wan -- far; see there).
 # shellcheck shell=bash
 
 SL_ID="${SL_ID:-$$}"
@@ -23,6 +24,8 @@ R1_IP=10.2.0.1
 SINK_IP=10.2.0.2
 R1_MTU=1400
 
+SL_PORTS=(r0 r1)  # the ports sluiced_start gives sluiced (topo_nat_up adds r2)
+
 SLUICED_PREFIX="sl-$SL_ID"  # DPDK --file-prefix: the telemetry socket is /var/run/dpdk/<it>/
 SLUICED_PID=""
 SLUICED_LOG=""
@@ -36,16 +39,16 @@ in_sink() { ip netns exec "$SINK" "$@"; }
 
 sl_log() { printf '# %s\n' "$*" >&2; }
 
-# netns_require: returns 77 (meson's skip code), with the reason on stdout, when this machine
-# cannot run the tests (not root, a tool missing, no network namespaces). Use as
-# `netns_require || exit $?`.
+# netns_require [TOOL...]: returns 77 (meson's skip code), with the reason on stdout, when this
+# machine cannot run the tests (not root, a tool missing, no network namespaces). TOOLs are
+# needed besides the common ones. Use as `netns_require || exit $?`.
 netns_require() {
   local t
   if [ "$(id -u)" -ne 0 ]; then
     echo "1..0 # SKIP needs root (network namespaces)"
     return 77
   fi
-  for t in ip ethtool ping traceroute tracepath iperf3 ss python3 timeout; do
+  for t in ip ethtool ping traceroute tracepath iperf3 ss python3 timeout "$@"; do
     if ! command -v "$t" >/dev/null 2>&1; then
       echo "1..0 # SKIP $t is not installed (scripts/test installs it)"
       return 77
@@ -72,7 +75,7 @@ topo_trap() {
 topo_reap() {
   local n pid
   for n in $(ip netns list 2>/dev/null | awk '{print $1}'); do
-    [[ "$n" =~ ^sl-(gen|rtr|sink)-([0-9]+)$ ]] || continue
+    [[ "$n" =~ ^sl-(gen|rtr|sink|lan1|lan2|wan|far)-([0-9]+)$ ]] || continue
     pid="${BASH_REMATCH[2]}"
     if [ "$pid" = "$SL_ID" ] || kill -0 "$pid" 2>/dev/null; then continue; fi
     sl_log "removing namespace $n, left by an earlier run"
@@ -143,6 +146,138 @@ links_up() {
   done
 }
 
+# The NAT topology (tests/netns/nat.sh, scripts/demo): two private LANs behind rtr, the
+# outside world beyond it, and one more hop (far) behind the outside host.
+#
+#   lan1  l0 192.168.15.2/24 -- r0 192.168.15.1/24 \
+#                                                rtr  r1 203.0.113.1/24 -- w0 203.0.113.2/24  wan
+#   lan2  l0 192.168.16.2/24 -- r2 192.168.16.1/24 /                         w1 198.51.100.1/24
+#                                                                               |
+#                                                                 far  f0 198.51.100.2/24
+#
+# lan1 and lan2 default via rtr, rtr via wan (the provider); wan forwards, and has no route to
+# 192.168.0.0/16 (the inside is private); far defaults via wan. rtr forwards (ip_forward=1) but
+# topo_nat_up installs no NAT: the caller sets up iptables or sluiced. SL_PORTS becomes r0 r1 r2.
+# nginx_start runs the web servers.
+LAN1="sl-lan1-$SL_ID"
+LAN2="sl-lan2-$SL_ID"
+WAN="sl-wan-$SL_ID"
+FAR="sl-far-$SL_ID"
+LAN1_IP=192.168.15.2
+LAN1_GW=192.168.15.1
+LAN2_IP=192.168.16.2
+LAN2_GW=192.168.16.1
+RTR_OUT_IP=203.0.113.1
+WAN_IP=203.0.113.2
+WAN_FAR_IP=198.51.100.1
+FAR_IP=198.51.100.2
+
+in_lan1() { ip netns exec "$LAN1" "$@"; }
+in_lan2() { ip netns exec "$LAN2" "$@"; }
+in_wan() { ip netns exec "$WAN" "$@"; }
+in_far() { ip netns exec "$FAR" "$@"; }
+
+topo_nat_up() {
+  SL_NAMESPACES=("$LAN1" "$LAN2" "$RTR" "$WAN" "$FAR")
+  SL_PORTS=(r0 r1 r2)
+  topo_reap
+  SL_TMP="$(mktemp -d "/tmp/sl-netns-$SL_ID.XXXXXX")"
+  local ns
+  for ns in "${SL_NAMESPACES[@]}"; do
+    ip netns add "$ns"
+    ip -n "$ns" link set lo up
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+      net.ipv6.conf.default.disable_ipv6=1
+  done
+  ip -n "$RTR" link add r0 type veth peer name l0 netns "$LAN1"
+  ip -n "$RTR" link add r2 type veth peer name l0 netns "$LAN2"
+  ip -n "$RTR" link add r1 type veth peer name w0 netns "$WAN"
+  ip -n "$WAN" link add w1 type veth peer name f0 netns "$FAR"
+  # Full checksums from every sender (see topo_up); far's too, since wan forwards its frames
+  # to rtr unchanged.
+  in_lan1 ethtool -K l0 tx off >/dev/null
+  in_lan2 ethtool -K l0 tx off >/dev/null
+  in_wan ethtool -K w0 tx off >/dev/null
+  in_wan ethtool -K w1 tx off >/dev/null
+  in_far ethtool -K f0 tx off >/dev/null
+
+  ip -n "$LAN1" addr add "$LAN1_IP/24" dev l0
+  ip -n "$LAN2" addr add "$LAN2_IP/24" dev l0
+  ip -n "$RTR" addr add "$LAN1_GW/24" dev r0
+  ip -n "$RTR" addr add "$RTR_OUT_IP/24" dev r1
+  ip -n "$RTR" addr add "$LAN2_GW/24" dev r2
+  ip -n "$WAN" addr add "$WAN_IP/24" dev w0
+  ip -n "$WAN" addr add "$WAN_FAR_IP/24" dev w1
+  ip -n "$FAR" addr add "$FAR_IP/24" dev f0
+  local d
+  for d in "$LAN1 l0" "$LAN2 l0" "$RTR r0" "$RTR r1" "$RTR r2" "$WAN w0" "$WAN w1" "$FAR f0"; do
+    ip -n "${d% *}" link set "${d#* }" up
+  done
+  ip -n "$LAN1" route add default via "$LAN1_GW"
+  ip -n "$LAN2" route add default via "$LAN2_GW"
+  ip -n "$FAR" route add default via "$WAN_FAR_IP"
+  ip -n "$RTR" route add default via "$WAN_IP"
+  in_rtr sysctl -qw net.ipv4.ip_forward=1
+  in_wan sysctl -qw net.ipv4.ip_forward=1
+  local i
+  for ((i = 0; i < 50; i++)); do
+    nat_links_up && return 0
+    sleep 0.1
+  done
+  sl_log "warning: the veth links are not all up after 5 s"
+}
+
+nat_links_up() {
+  local d
+  for d in "$LAN1 l0" "$LAN2 l0" "$RTR r0" "$RTR r1" "$RTR r2" "$WAN w0" "$WAN w1" "$FAR f0"; do
+    [ "$(ip -n "${d% *}" -br link show dev "${d#* }" | awk '{print $2}')" = UP ] || return 1
+  done
+}
+
+# nginx_start NS NAME TEXT: nginx in NS on :80 serving TEXT at /, all its files (config, pid,
+# access log, temp dirs) under $SL_TMP/nginx-NAME, one process (no master), no system config.
+# Sets NGINX_PID and NGINX_DIR; returns 1 (with the error log) if port 80 does not listen.
+nginx_start() {
+  local ns="$1" name="$2" text="$3" d i
+  d="$SL_TMP/nginx-$name"
+  mkdir -p "$d/html" "$d/tmp" "$d/logs"
+  printf '%s\n' "$text" >"$d/html/index.html"
+  cat >"$d/nginx.conf" <<CONF
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/logs/error.log;
+events { worker_connections 256; }
+http {
+  access_log $d/logs/access.log;
+  client_body_temp_path $d/tmp/body;
+  proxy_temp_path $d/tmp/proxy;
+  fastcgi_temp_path $d/tmp/fastcgi;
+  uwsgi_temp_path $d/tmp/uwsgi;
+  scgi_temp_path $d/tmp/scgi;
+  types { text/html html; }
+  server {
+    listen 80;
+    root $d/html;
+  }
+}
+CONF
+  # ip netns exec execs nginx, so $! is nginx itself.
+  ip netns exec "$ns" nginx -p "$d" -c "$d/nginx.conf" -e "$d/logs/error.log" \
+    -g 'daemon off; master_process off;' >"$d/logs/stdout.log" 2>&1 &
+  NGINX_PID=$!
+  # shellcheck disable=SC2034  # for the caller
+  NGINX_DIR="$d"
+  bg_track "$NGINX_PID"
+  for ((i = 0; i < 50; i++)); do
+    ip netns exec "$ns" ss -Hltn 'sport = :80' 2>/dev/null | grep -q . && return 0
+    kill -0 "$NGINX_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  sl_log "nginx in $ns did not listen on :80; its logs:"
+  cat "$d/logs/stdout.log" "$d/logs/error.log" 2>/dev/null | sed 's/^/#   /' >&2
+  return 1
+}
+
 topo_down() {
   local rc=$? ns p
   sluiced_stop >/dev/null 2>&1 || true
@@ -160,8 +295,8 @@ topo_down() {
   return "$rc"
 }
 
-# sluiced_start SLUICED [extra options...]: starts sluiced in rtr on r0 and r1 and waits up to
-# 30 s for its "sluiced: ready" line. On failure prints its log and returns 1. sluiced mirrors
+# sluiced_start SLUICED [extra options...]: starts sluiced in rtr on SL_PORTS (r0 and r1) and
+# waits up to 30 s for its "sluiced: ready" line. On failure prints its log and returns 1. sluiced mirrors
 # rtr's kernel (addresses, routes, neighbours, ip_forward); its control socket is $SLUICE_SOCK.
 sluiced_start() {
   local exe="$1"
@@ -171,7 +306,9 @@ sluiced_start() {
   : >"$SLUICED_LOG"
   # ip netns exec execs sluiced, so $! is sluiced's own PID.
   SLUICE_SOCK="$SL_TMP/sluice.sock"
-  ip netns exec "$RTR" "$exe" --port r0 --port r1 --control-socket "$SLUICE_SOCK" \
+  local p ports=()
+  for p in "${SL_PORTS[@]}"; do ports+=(--port "$p"); done
+  ip netns exec "$RTR" "$exe" "${ports[@]}" --control-socket "$SLUICE_SOCK" \
     --no-huge --file-prefix "$SLUICED_PREFIX" "$@" >"$SLUICED_LOG" 2>&1 &
   SLUICED_PID=$!
   local i
