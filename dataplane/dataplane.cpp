@@ -47,6 +47,7 @@ int worker_main(void* arg) {
   rte_rcu_qsbr_thread_online(g_qsbr, w->index);
   while (g_running->load(std::memory_order_relaxed)) {
     rte_graph_walk(w->graph);
+    nat_worker_turn(*w);
     rte_rcu_qsbr_quiescent(g_qsbr, w->index);
   }
   rte_rcu_qsbr_thread_offline(g_qsbr, w->index);
@@ -138,8 +139,28 @@ Dataplane::Dataplane(const DataplaneConfig& cfg) : cfg_(cfg) {
     w->inject = rte_ring_create(unique("sluice-inject").c_str(), 1024, SOCKET_ID_ANY,
                                 RING_F_SP_ENQ | RING_F_SC_DEQ);
     if (w->inject == nullptr) throw std::runtime_error("cannot create rings");
+    nat::EngineConfig nc = cfg_.nat;
+    nc.workers = nw;
+    nc.worker = i;
+    nc.ports = kMaxPorts;
+    w->nat = std::make_unique<nat::Engine>(nc);
+    w->nat_rules = &nat_published_;
+    w->nat_inbox =
+        rte_ring_create(unique("sluice-nat-inbox").c_str(), 2048, SOCKET_ID_ANY, RING_F_SC_DEQ);
+    if (w->nat_inbox == nullptr) throw std::runtime_error("cannot create rings");
     workers_.push_back(std::move(w));
   }
+  for (auto& w : workers_)
+    for (auto& peer : workers_) w->nat_peers.push_back(peer->nat_inbox);
+  // AF_XDP ports: the XDP program passes a router address's traffic to the kernel unless NAT
+  // claimed its port; every engine claims in every port's bitmap (a reply may come back
+  // through any port).
+  for (const OpenedPort& p : ports_) {
+    if (!p.kernel_twin) continue;
+    nat_maps_.push_back(xdp::AttachedProgram(p.ifindex).nat_ports());
+    for (auto& w : workers_) w->nat->add_claim_bitmap(nat_maps_.back().words());
+  }
+  for (auto& w : workers_) w->nat_port_gen = nat_port_gen_.data();
   // RX: the (port, queue) pairs are dealt to the workers in turn. TX: a worker sends on a
   // queue of the port it polls itself; for a port where it polls none (the port has fewer
   // queues than there are workers: veth under AF_XDP has one) it hands its packets to the
@@ -196,6 +217,8 @@ Dataplane::~Dataplane() {
   for (auto& w : workers_) {
     while (rte_ring_dequeue(w->inject, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
     rte_ring_free(w->inject);
+    while (rte_ring_dequeue(w->nat_inbox, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
+    rte_ring_free(w->nat_inbox);
   }
   for (rte_ring* r : handoffs_) {
     while (rte_ring_dequeue(r, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
@@ -234,6 +257,7 @@ void Dataplane::poll(unsigned w) {
   }
   rte_rcu_qsbr_thread_online(qsbr_, w);
   rte_graph_walk(workers_[w]->graph);
+  nat_worker_turn(*workers_[w]);
   rte_rcu_qsbr_quiescent(qsbr_, w);
   rte_rcu_qsbr_thread_offline(qsbr_, w);
 }
@@ -250,6 +274,7 @@ void Dataplane::service(double now) {
     last_tick_ = now;
     resolver_->tick(now);
     sync_xdp_local_addresses();
+    nat_follow_addresses();
     take_snapshot(now);
   }
 }
@@ -275,17 +300,23 @@ void Dataplane::sync_xdp_local_addresses() {
   }
   for (const Ipv4Addr a : fs_->host_addresses()) locals.push_back(a.be());
   std::sort(locals.begin(), locals.end());
-  if (locals == xdp_locals_) return;
+  // With NAT rules, every router address is a NAT address for the XDP programs: traffic to
+  // the ports NAT claimed comes to the fast path, the rest stays the kernel's.
+  const bool nat = nat_rules_ && !nat_rules_->empty();
+  if (locals == xdp_locals_ && nat == xdp_nat_) return;
+  const std::vector<uint32_t> none;
+  const std::vector<uint32_t>& nat_locals = nat ? locals : none;
   for (const OpenedPort& p : ports_) {
     if (!p.kernel_twin) continue;
     try {
-      xdp::AttachedProgram(p.ifindex).set_local_addresses(locals);
+      xdp::AttachedProgram(p.ifindex).set_local_addresses(locals, nat_locals);
     } catch (const std::exception& e) {
       fprintf(stderr, "sluiced: port %s: %s\n", p.name.c_str(), e.what());
       return;  // retried at the next tick
     }
   }
   xdp_locals_ = locals;
+  xdp_nat_ = nat;
 }
 
 std::vector<NodeCounters> Dataplane::node_counters() const {

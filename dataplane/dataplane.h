@@ -15,6 +15,8 @@
 #include "dataplane/neighbours.h"
 #include "dataplane/ports.h"
 #include "dataplane/worker_context.h"
+#include "nat/nat_engine.h"
+#include "xdp/xdp_loader.h"
 
 namespace sluice {
 
@@ -30,6 +32,15 @@ struct DataplaneConfig {
   NeighbourResolver::Config neighbours;
   uint64_t icmp_errors_per_second = 1000, icmp_error_burst = 50;
   std::string xdp_object;  // the AF_XDP ports' program; empty: xdp::object_path()
+  nat::EngineConfig nat;   // sessions per worker, port range, timeouts (workers set here)
+};
+
+// NAT figures summed over the workers (`sluice stats`, `sluice nat show`).
+struct NatTotals {
+  uint64_t sessions = 0, capacity = 0, bytes = 0;
+  uint64_t translated = 0, created = 0, expired = 0, table_full = 0, ports_exhausted = 0,
+           filtered = 0, icmp_errors = 0, hairpin = 0, fragments = 0, fragments_untracked = 0,
+           flushed = 0, handoffs = 0, handoff_full = 0;
 };
 
 struct NodeCounters {
@@ -77,6 +88,16 @@ class Dataplane {
   void sync_xdp_local_addresses();
   void register_telemetry();
 
+  // NAT (nat/). The control thread publishes rules; every worker's engine matches them from
+  // its next burst, and the old rules are freed after a grace period. The router's addresses
+  // (Rules::router_addresses) are filled in here from the forwarding state, and kept current.
+  void set_nat_rules(nat::Rules rules);
+  nat::Rules nat_rules() const;  // as published
+  // Every worker's sessions: each worker copies its own between two graph walks (the
+  // tables are theirs alone); with launch_workers = false, copied here.
+  std::vector<nat::SessionView> nat_sessions();
+  NatTotals nat_totals() const;
+
  private:
   struct Grace;
   void take_snapshot(double now);
@@ -98,6 +119,18 @@ class Dataplane {
   std::vector<bool> poll_registered_;
   double last_tick_ = 0;
   std::vector<uint32_t> xdp_locals_;  // what the XDP maps hold now
+  bool xdp_nat_ = false;              // ... and whether they are NAT addresses
+
+  // NAT: the rules the workers read (published RCU-style), the control thread's copy.
+  std::atomic<const nat::Rules*> nat_published_{nullptr};
+  std::unique_ptr<nat::Rules> nat_rules_;
+  std::vector<uint32_t> nat_router_addresses() const;
+  std::vector<xdp::NatPortsMap> nat_maps_;  // AF_XDP ports' claim bitmaps (workers write)
+  std::array<std::atomic<uint32_t>, kMaxPorts> nat_port_gen_{};  // bumped: address changed
+  std::vector<std::vector<uint32_t>> nat_port_addrs_;            // what the bump compares
+  void nat_follow_addresses();
+  void nat_claim_forward_ports(const nat::Rules* old_rules, const nat::Rules& now);
+  void publish_nat_rules(std::unique_ptr<nat::Rules> r);
 
   mutable std::mutex snapshot_mu_;  // the control thread publishes, telemetry reads
   NeighbourResolver::Counters snapshot_neigh_;

@@ -31,6 +31,8 @@ NodeDef ip4_forward_node();
 NodeDef ip4_fragment_node();
 std::vector<NodeDef> icmp_error_nodes();  // icmp-error and the reason nodes feeding it
 NodeDef ip4_rewrite_node();
+std::vector<NodeDef> nat_pre_nodes();  // nat-pre, nat-handoff, nat-inbox
+NodeDef nat_post_node();
 NodeDef neigh_punt_node();
 NodeDef port_tx_node();
 

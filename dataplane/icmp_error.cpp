@@ -24,6 +24,15 @@ bool is_icmp_error_type(uint8_t t) {
 
 rte_edge_t make_error(WorkerContext& w, rte_mbuf* m) {
   PacketMeta& pm = meta(m);
+  if (pm.nat_flags & kNatDestRewritten) {
+    // nat-pre rewrote the destination: quote the packet as its sender sent it (RFC 5508).
+    nat::Match match;
+    match.session = pm.nat_session;
+    match.orig = pm.nat_flags & kNatOrig;
+    match.dest_rewritten = true;
+    w.nat->restore_destination(rte_pktmbuf_mtod(m, uint8_t*), m->data_len, match);
+  }
+  pm.nat_flags = 0;
   const auto* ip = rte_pktmbuf_mtod(m, const rte_ipv4_hdr*);
   const unsigned hlen = (ip->version_ihl & 0xf) * 4u;
   const uint32_t src = rte_be_to_cpu_32(ip->src_addr);

@@ -11,7 +11,8 @@
 namespace sluice {
 namespace {
 
-enum Next : rte_edge_t { kRewrite, kTtlExceeded, kFragNeeded, kFragment, kPortDown };
+// kPost: on to nat-post, which sends the packet to ip4-fragment when kNatFragment is set.
+enum Next : rte_edge_t { kPost, kTtlExceeded, kFragNeeded, kPortDown };
 
 uint16_t ip4_forward(rte_graph* graph, rte_node* node, void** objs, uint16_t n) {
   WorkerContext& w = worker_of(node);
@@ -28,7 +29,8 @@ uint16_t ip4_forward(rte_graph* graph, rte_node* node, void** objs, uint16_t n) 
         pm.icmp_mtu = mtu;
         return kFragNeeded;
       }
-      return kFragment;
+      pm.nat_flags |= kNatFragment;
+      return kPost;
     }
     // TTL and protocol share a 16-bit word of the header.
     uint16_t old_word;
@@ -38,7 +40,7 @@ uint16_t ip4_forward(rte_graph* graph, rte_node* node, void** objs, uint16_t n) 
     __builtin_memcpy(&new_word, &ip->time_to_live, 2);
     ip->hdr_checksum = csum_update16(ip->hdr_checksum, old_word, new_word);
     ++forwarded;
-    return kRewrite;
+    return kPost;
   });
   w.counters.add(w.counters.forwarded, forwarded);
   return n;
@@ -47,10 +49,9 @@ uint16_t ip4_forward(rte_graph* graph, rte_node* node, void** objs, uint16_t n) 
 }  // namespace
 
 NodeDef ip4_forward_node() {
-  return {
-      "ip4-forward",
-      ip4_forward,
-      {"ip4-rewrite", "ip4-ttl-exceeded", "ip4-frag-needed", "ip4-fragment", "drop-ip4-port-down"}};
+  return {"ip4-forward",
+          ip4_forward,
+          {"nat-post", "ip4-ttl-exceeded", "ip4-frag-needed", "drop-ip4-port-down"}};
 }
 
 }  // namespace sluice

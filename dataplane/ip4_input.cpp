@@ -57,7 +57,7 @@ uint16_t ip4_input(rte_graph* graph, rte_node* node, void** objs, uint16_t n) {
 NodeDef ip4_input_node() {
   return {"ip4-input",
           ip4_input,
-          {"ip4-lookup", "drop-ip4-truncated", "drop-ip4-bad-version", "drop-ip4-bad-ihl",
+          {"nat-pre", "drop-ip4-truncated", "drop-ip4-bad-version", "drop-ip4-bad-ihl",
            "drop-ip4-bad-checksum", "drop-ip4-bad-length", "drop-ip4-martian-source",
            "drop-ip4-martian-destination", "drop-ip4-limited-broadcast", "drop-ip4-multicast"}};
 }

@@ -65,6 +65,8 @@ void PacketGraph::register_nodes() {
         ip4_fragment_node(), ip4_rewrite_node(), neigh_punt_node(), port_tx_node(),
     };
     for (NodeDef& d : icmp_error_nodes()) defs.push_back(std::move(d));
+    for (NodeDef& d : nat_pre_nodes()) defs.push_back(std::move(d));
+    defs.push_back(nat_post_node());
     std::set<std::string> defined;
     for (const NodeDef& d : defs) defined.insert(d.name);
     std::set<std::string> sinks;

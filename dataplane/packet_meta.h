@@ -16,7 +16,8 @@ struct PacketMeta {
   uint8_t icmp_code;
   uint16_t icmp_mtu;  // next-hop MTU for "fragmentation needed"
   uint8_t flags;
-  uint8_t reserved[5];
+  uint8_t nat_flags;     // kNat* below: what nat-pre did, for nat-post and icmp-error
+  uint32_t nat_session;  // the worker's NAT session (when kNatMatched)
 };
 static_assert(sizeof(PacketMeta) == 24, "PacketMeta is part of the mempool layout");
 static_assert(sizeof(PacketMeta) % RTE_MBUF_PRIV_ALIGN == 0);
@@ -24,6 +25,14 @@ static_assert(sizeof(PacketMeta) % RTE_MBUF_PRIV_ALIGN == 0);
 // PacketMeta::flags
 inline constexpr uint8_t kMetaRawFrame = 1;     // a complete frame for port-tx (inject node)
 inline constexpr uint8_t kMetaLocalOrigin = 2;  // the router made it: no TTL decrement
+
+// PacketMeta::nat_flags
+inline constexpr uint8_t kNatMatched = 1;        // nat-pre found (or made) a session
+inline constexpr uint8_t kNatOrig = 2;           // ... and the packet is in its orig direction
+inline constexpr uint8_t kNatSourcePending = 4;  // nat-post rewrites the source
+inline constexpr uint8_t kNatDestRewritten = 8;  // nat-pre rewrote the destination
+inline constexpr uint8_t kNatFragment = 16;      // ip4-forward wants it fragmented (nat-post)
+inline constexpr uint8_t kNatHandedOver = 32;    // came from another worker: its session is here
 
 // The mempool must be created with this private size (Dataplane does).
 inline constexpr uint16_t kPacketMetaSize = sizeof(PacketMeta);

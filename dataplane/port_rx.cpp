@@ -40,6 +40,7 @@ uint16_t port_rx(rte_graph* graph, rte_node* node, void**, uint16_t) {
       PacketMeta& pm = meta(static_cast<rte_mbuf*>(out[total + i]));
       pm.rx_port = q.port;
       pm.flags = 0;
+      pm.nat_flags = 0;
     }
     total += got;
   }

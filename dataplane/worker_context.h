@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "dataplane/forwarding_state.h"
+#include "nat/nat_engine.h"
 
 namespace sluice {
 
@@ -63,6 +64,8 @@ struct WorkerCounters {
   std::atomic<uint64_t> forwarded{0};
   std::atomic<uint64_t> arp_notes_lost{0};
   std::atomic<uint64_t> fragments_made{0};
+  std::atomic<uint64_t> nat_handoffs{0};      // packets given to the worker owning their session
+  std::atomic<uint64_t> nat_handoff_full{0};  // ... dropped: that worker's inbox was full
   void add(std::atomic<uint64_t>& c, uint64_t n) {
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
@@ -90,7 +93,29 @@ struct WorkerContext {
   rte_graph* graph = nullptr;
   IcmpLimiter icmp;
   WorkerCounters counters;
+
+  // NAT: this worker's engine (its sessions are its own), the published rules (nullptr: no
+  // NAT configured), the inbox other workers hand packets to when their session is ours, and
+  // every worker's inbox by index.
+  std::unique_ptr<nat::Engine> nat;
+  const std::atomic<const nat::Rules*>* nat_rules = nullptr;
+  rte_ring* nat_inbox = nullptr;
+  std::vector<rte_ring*> nat_peers;
+  uint32_t nat_now = 0;        // seconds, the engines' clock (set once per graph walk)
+  uint64_t nat_next_tick = 0;  // TSC of the next expiry pass
+  // Per port, bumped by the control thread when the port's addresses change: the worker then
+  // flushes the masquerade sessions leaving through it (as Linux does).
+  const std::atomic<uint32_t>* nat_port_gen = nullptr;
+  std::array<uint32_t, kMaxPorts> nat_port_seen{};
+  // `sluice nat sessions`: the control thread raises `nat_copy_request`, the worker fills
+  // `nat_copy` between two walks and stores the request's number in `nat_copy_done`.
+  std::atomic<uint32_t> nat_copy_request{0}, nat_copy_done{0};
+  std::vector<nat::SessionView> nat_copy;
 };
+
+// NAT housekeeping between two graph walks (nat_service.cpp): expiry about four times a
+// second, and the copy of the sessions the CLI asked for.
+void nat_worker_turn(WorkerContext& w);
 
 inline WorkerContext& worker_of(const rte_node* node) {
   WorkerContext* w;

@@ -50,6 +50,8 @@ class SessionTable {
     FlowKey inside, outside;
     uint32_t deadline = 0;  // seconds: expires when now >= deadline
     uint8_t state = 0;      // the caller's (TCP state, ...)
+    uint8_t kind = 0;       // the caller's (what kind of translation)
+    uint16_t port = 0;      // the caller's (the egress port of a masquerade session)
     uint32_t wheel_next = kNone, wheel_prev = kNone;
     uint32_t wheel_slot = kNone;  // the slot whose list holds it (kNone: in none)
   };
@@ -76,6 +78,8 @@ class SessionTable {
     }
   }
   void erase(uint32_t id);
+  // Whether slot `id` holds a session (every live session is on the wheel).
+  bool live(uint32_t id) const { return sessions_[id].wheel_slot != kNone; }
 
   // Advances the wheel to `now`, removing every session whose deadline has passed and calling
   // expired(id, session) for each before its slot is reused. Returns how many expired.
