@@ -26,6 +26,49 @@ std::pair<std::string, std::string> split_eq(const std::string& opt, const std::
   return {s.substr(0, eq), s.substr(eq + 1)};
 }
 
+constexpr int64_t kMaxNatSessions = int64_t{1} << 24;
+constexpr int64_t kMaxNatTimeout = 30 * 24 * 3600;  // 30 days
+
+uint32_t timeout(const char* opt, int64_t v, int64_t min) {
+  if (v >= min && v <= kMaxNatTimeout) return static_cast<uint32_t>(v);
+  std::string why =
+      "use " + std::to_string(min) + "-" + std::to_string(kMaxNatTimeout) + " seconds";
+  if (min == 120) why += " (RFC 4787 REQ-5: a UDP mapping must not expire in less than 2 minutes)";
+  throw std::invalid_argument("--" + std::string(opt) + " " + std::to_string(v) + ": " + why);
+}
+
+void parse_nat_options(SluicedOptions& o, const std::vector<std::string>& masqs,
+                       const std::vector<std::string>& fwds, const std::string& ports) {
+  auto known = [&](const std::string& opt, const std::string& spec, const std::string& name) {
+    for (const PortSpec& p : o.ports)
+      if (p.name == name) return;
+    throw bad(opt, spec, "unknown port '" + name + "' (not given with --port)");
+  };
+  std::string err;
+  const auto range = nat::parse_port_range(ports, &err);
+  if (!range) throw bad("nat-ports", ports, err);
+  o.nat.port_first = range->first;
+  o.nat.port_last = range->second;
+  for (const std::string& m : masqs) {
+    const auto spec = nat::parse_masquerade(m, &err);
+    if (!spec) throw bad("masquerade", m, err);
+    known("masquerade", m, spec->out);
+    for (const nat::MasqueradeSpec& x : o.masquerade)
+      if (x.prefix == spec->prefix && x.len == spec->len && x.out == spec->out)
+        throw bad("masquerade", m, "given twice");
+    o.masquerade.push_back(*spec);
+  }
+  for (const std::string& f : fwds) {
+    const auto spec = nat::parse_forward(f, &err);
+    if (!spec) throw bad("forward", f, err);
+    if (!spec->in.empty()) known("forward", f, spec->in);
+    for (const nat::ForwardSpec& x : o.forward)
+      if (x.rule.same_match(spec->rule) && x.in == spec->in)
+        throw bad("forward", f, "matches what --forward " + nat::format(x) + " matches");
+    o.forward.push_back(*spec);
+  }
+}
+
 std::vector<std::string> words(const std::string& s) {
   std::istringstream in(s);
   std::vector<std::string> w;
@@ -84,8 +127,10 @@ RouteOption parse_route(const std::string& s) {
 
 std::optional<SluicedOptions> parse_sluiced_options(int argc, const char* const* argv) {
   SluicedOptions o;
-  std::vector<std::string> ports, addrs, routes, route_files, neighs, tables;
-  std::string config;
+  std::vector<std::string> ports, addrs, routes, route_files, neighs, tables, masqs, fwds;
+  std::string config, nat_ports;
+  // Signed, so that "-1" is refused rather than wrapped around.
+  int64_t nat_sessions = 0, t_established = 0, t_transitory = 0, t_udp = 0, t_icmp = 0;
   po::options_description desc(
       "sluiced — the sluice router daemon\n\n"
       "Usage: sluiced --port SPEC [--port SPEC...] [options]\n\nOptions");
@@ -124,7 +169,26 @@ std::optional<SluicedOptions> parse_sluiced_options(int argc, const char* const*
     ("netlink-rcvbuf", po::value(&o.netlink_rcvbuf)->default_value(64 << 20),
      "bytes of receive buffer for kernel events (an overrun costs a resync, never a route)")
     ("control-socket", po::value(&o.control_socket)->default_value("/run/sluice/sluice.sock"),
-     "the UNIX socket the sluice CLI talks to (mode 0600)");
+     "the UNIX socket the sluice CLI talks to (mode 0600)")
+    ("masquerade", po::value(&masqs)->composing(),
+     "PREFIX,out=PORT: traffic from PREFIX leaving PORT gets PORT's address as its source "
+     "(repeatable; e.g. 192.168.15.0/24,out=eth0; 0.0.0.0/0 for everything)")
+    ("forward", po::value(&fwds)->composing(),
+     "PROTO:[ADDR:]PORT=ADDR:PORT[,in=PORT]: connections to the router's PORT (or ADDR:PORT, "
+     "ADDR one of its addresses) go to the inside ADDR:PORT; PROTO tcp or udp; in=: only "
+     "arriving on that port (repeatable; e.g. tcp:8080=192.168.15.2:80)")
+    ("nat-ports", po::value(&nat_ports)->default_value("1024-65535"),
+     "FIRST-LAST: the outside ports masquerade allocates from")
+    ("nat-sessions", po::value(&nat_sessions)->default_value(65536),
+     "NAT sessions per worker (1-16777216; the table is allocated at start, ~72 bytes each)")
+    ("nat-timeout-tcp-established", po::value(&t_established)->default_value(7440),
+     "seconds an idle established TCP session lives (RFC 5382 REQ-5: 2 h 4 min)")
+    ("nat-timeout-tcp-transitory", po::value(&t_transitory)->default_value(240),
+     "seconds for a TCP session opening or closing (RFC 5382 REQ-5: 4 min)")
+    ("nat-timeout-udp", po::value(&t_udp)->default_value(300),
+     "seconds an idle UDP session lives (at least 120, RFC 4787 REQ-5)")
+    ("nat-timeout-icmp", po::value(&t_icmp)->default_value(60),
+     "seconds an idle ICMP echo session lives");
   // clang-format on
   po::variables_map vm;
   try {
@@ -181,6 +245,18 @@ std::optional<SluicedOptions> parse_sluiced_options(int argc, const char* const*
     o.neighbours.push_back({port, *a, *mac});
   }
   if (o.workers == 0 || o.workers > 64) throw std::invalid_argument("--workers must be 1-64");
+  parse_nat_options(o, masqs, fwds, nat_ports);
+  if (nat_sessions < 1 || nat_sessions > kMaxNatSessions)
+    throw std::invalid_argument("--nat-sessions " + std::to_string(nat_sessions) + ": use 1-" +
+                                std::to_string(kMaxNatSessions) + " (sessions per worker)");
+  o.nat.max_sessions = static_cast<uint32_t>(nat_sessions);
+  o.nat.timeouts.tcp_established = timeout("nat-timeout-tcp-established", t_established, 1);
+  o.nat.timeouts.tcp_transitory = timeout("nat-timeout-tcp-transitory", t_transitory, 1);
+  o.nat.timeouts.udp = timeout("nat-timeout-udp", t_udp, 120);
+  o.nat.timeouts.icmp = timeout("nat-timeout-icmp", t_icmp, 1);
+  if (o.nat.port_last - o.nat.port_first + 1u < o.workers)
+    throw std::invalid_argument("--nat-ports " + nat_ports + ": fewer ports than workers (" +
+                                std::to_string(o.workers) + "); each worker needs a share");
   static const char* levels[] = {"error", "warning", "info", "debug"};
   bool level_ok = false;
   for (const char* l : levels) level_ok |= o.log_level == l;

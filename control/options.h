@@ -10,6 +10,7 @@
 #include "dataplane/dataplane.h"
 #include "dataplane/next_hop.h"
 #include "lpm/ipv4.h"
+#include "nat/rules.h"
 
 namespace sluice {
 
@@ -60,6 +61,11 @@ struct SluicedOptions {
   std::vector<uint32_t> kernel_tables;  // routing tables mirrored (default: main, 254)
   int netlink_rcvbuf = 64 << 20;        // bytes
   std::string control_socket = "/run/sluice/sluice.sock";
+  // NAT: the rules with their port names (resolved once the ports are open), and the engines'
+  // configuration (port range, sessions per worker, timeouts) for DataplaneConfig::nat.
+  std::vector<nat::MasqueradeSpec> masquerade;
+  std::vector<nat::ForwardSpec> forward;
+  nat::EngineConfig nat;
 };
 
 // Parses argv (and --config FILE). Returns nullopt after printing --help or --version.
