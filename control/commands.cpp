@@ -7,7 +7,9 @@
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
+#include <tuple>
 
 #include "dataplane/packet_graph.h"
 
@@ -27,6 +29,11 @@ constexpr const char* kUsage =
     "  neigh | link | addr                neighbours, ports, addresses\n"
     "  stats                              per port and per node counters, drops by reason\n"
     "  graph                              the packet graph as Graphviz dot\n"
+    "  nat show                           NAT rules, port range, timeouts, sessions, counters\n"
+    "  nat sessions [--limit N]           the sessions (default at most 1000; 0: all)\n"
+    "  nat masquerade add|del PREFIX,out=PORT\n"
+    "  nat forward add PROTO:[ADDR:]PORT=ADDR:PORT[,in=PORT]\n"
+    "  nat forward del PROTO:[ADDR:]PORT[=ADDR:PORT][,in=PORT]\n"
     "  --json on every show command\n";
 
 [[noreturn]] void usage_error(const std::string& what) {
@@ -76,6 +83,57 @@ bool has_flag(const std::vector<std::string>& a, const char* f) {
   return std::find(a.begin(), a.end(), f) != a.end();
 }
 
+constexpr size_t kDefaultSessionLimit = 1000;
+
+size_t parse_limit(const std::string& v) {
+  if (v.empty() || v.size() > 9 || v.find_first_not_of("0123456789") != std::string::npos)
+    usage_error("--limit: expected a number of sessions (0: all), got '" + v + "'");
+  return std::stoul(v);
+}
+
+json nat_totals_json(const NatTotals& t) {
+  return json{{"sessions", t.sessions},
+              {"capacity", t.capacity},
+              {"bytes", t.bytes},
+              {"translated", t.translated},
+              {"created", t.created},
+              {"expired", t.expired},
+              {"table_full", t.table_full},
+              {"ports_exhausted", t.ports_exhausted},
+              {"filtered", t.filtered},
+              {"icmp_errors", t.icmp_errors},
+              {"hairpin", t.hairpin},
+              {"fragments", t.fragments},
+              {"fragments_untracked", t.fragments_untracked},
+              {"flushed", t.flushed},
+              {"handoffs", t.handoffs},
+              {"handoff_full", t.handoff_full}};
+}
+
+std::string nat_totals_text(const NatTotals& t) {
+  char line[512];
+  snprintf(line, sizeof line,
+           "nat: sessions %" PRIu64 " of %" PRIu64 " (%" PRIu64 " bytes), translated %" PRIu64
+           ", created %" PRIu64 ", expired %" PRIu64 ", flushed %" PRIu64
+           "\n"
+           "     filtered %" PRIu64 ", hairpin %" PRIu64 ", icmp errors %" PRIu64
+           ", fragments %" PRIu64 " (untracked %" PRIu64 "), table full %" PRIu64
+           ", ports exhausted %" PRIu64 ", handoffs %" PRIu64 " (ring full %" PRIu64 ")\n",
+           t.sessions, t.capacity, t.bytes, t.translated, t.created, t.expired, t.flushed,
+           t.filtered, t.hairpin, t.icmp_errors, t.fragments, t.fragments_untracked, t.table_full,
+           t.ports_exhausted, t.handoffs, t.handoff_full);
+  return line;
+}
+
+std::string endpoint(uint32_t addr, uint16_t port) {
+  return Ipv4Addr::from_host(addr).str() + ":" + std::to_string(port);
+}
+
+const char* session_kind(uint8_t k) {
+  const bool snat = k & nat::kKindSnat, dnat = k & nat::kKindDnat;
+  return snat && dnat ? "hairpin" : snat ? "snat" : dnat ? "dnat" : "none";
+}
+
 std::vector<std::string> without_flags(const std::vector<std::string>& a) {
   std::vector<std::string> out;
   for (const std::string& s : a)
@@ -85,7 +143,21 @@ std::vector<std::string> without_flags(const std::vector<std::string>& a) {
 
 }  // namespace
 
-CommandReply Commands::run(const std::vector<std::string>& args) {
+CommandReply Commands::run(const std::vector<std::string>& all_args) {
+  // `--limit N` (nat sessions) is the one option with a value: taken out first.
+  std::vector<std::string> args;
+  std::optional<size_t> limit;
+  for (size_t i = 0; i < all_args.size(); ++i) {
+    const std::string& a = all_args[i];
+    if (a == "--limit") {
+      if (i + 1 >= all_args.size()) usage_error("--limit needs a number");
+      limit = parse_limit(all_args[++i]);
+    } else if (a.rfind("--limit=", 0) == 0) {
+      limit = parse_limit(a.substr(8));
+    } else {
+      args.push_back(a);
+    }
+  }
   const bool json_out = has_flag(args, "--json") || has_flag(args, "-j");
   for (const std::string& a : args)
     if (!a.empty() && a[0] == '-' && a != "--json" && a != "-j" && a != "-n" && a != "--all")
@@ -93,6 +165,8 @@ CommandReply Commands::run(const std::vector<std::string>& args) {
   const std::vector<std::string> w = without_flags(args);
   if (w.empty() || w[0] == "help") return ok(std::string(kUsage));
   const std::string& cmd = w[0];
+  if (limit && !(cmd == "nat" && w.size() > 1 && w[1] == "sessions"))
+    usage_error("--limit is for nat sessions only");
   auto only = [&](size_t n) {
     if (w.size() > n) usage_error("unexpected '" + w[n] + "' after '" + cmd + "'");
   };
@@ -120,6 +194,7 @@ CommandReply Commands::run(const std::vector<std::string>& args) {
     only(1);
     return graph();
   }
+  if (cmd == "nat") return nat(w, json_out, limit.value_or(kDefaultSessionLimit));
   usage_error("unknown command '" + cmd + "'");
 }
 
@@ -556,6 +631,7 @@ CommandReply Commands::stats(bool json_out) {
                          {"dropped_queue_full", nc.dropped_queue_full},
                          {"dropped_unresolved", nc.dropped_unresolved},
                          {"expired", nc.expired}};
+  j["nat"] = nat_totals_json(dp_.nat_totals());
   if (mirror_) {
     const KernelMirror::Counters& m = mirror_->counters();
     j["mirror"] = json{{"events", m.events},
@@ -619,6 +695,7 @@ CommandReply Commands::stats(bool json_out) {
              mirror_->not_mirrored(), m.route_checks, m.last_check_differences);
     body.append(line);
   }
+  body.append(nat_totals_text(dp_.nat_totals()));
   return ok(std::move(body));
 }
 
@@ -631,6 +708,269 @@ CommandReply Commands::graph() {
     dot.append("  \"" + from + "\" -> \"" + to + "\";\n");
   dot.append("}\n");
   return ok(std::move(dot));
+}
+
+nat::MasqueradeRule Commands::masquerade_rule(const nat::MasqueradeSpec& s) const {
+  const std::optional<uint16_t> port = dp_.state().port_by_name(s.out);
+  if (!port) throw std::invalid_argument("unknown port '" + s.out + "' in out=");
+  return nat::MasqueradeRule{s.prefix, s.len, *port};
+}
+
+nat::ForwardRule Commands::forward_rule(const nat::ForwardSpec& s) const {
+  nat::ForwardRule r = s.rule;
+  r.in_port = nat::kAnyPort;
+  if (!s.in.empty()) {
+    const std::optional<uint16_t> port = dp_.state().port_by_name(s.in);
+    if (!port) throw std::invalid_argument("unknown port '" + s.in + "' in in=");
+    r.in_port = *port;
+  }
+  return r;
+}
+
+nat::MasqueradeSpec Commands::masquerade_spec(const nat::MasqueradeRule& r) const {
+  return nat::MasqueradeSpec{r.prefix, r.len, dp_.state().port(r.out_port).name};
+}
+
+nat::ForwardSpec Commands::forward_spec(const nat::ForwardRule& r) const {
+  nat::ForwardSpec s{r, {}};
+  s.rule.in_port = nat::kAnyPort;
+  if (r.in_port != nat::kAnyPort) s.in = dp_.state().port(r.in_port).name;
+  return s;
+}
+
+CommandReply Commands::nat(const std::vector<std::string>& w, bool json_out, size_t limit) {
+  const std::string sub = w.size() > 1 ? w[1] : "show";
+  if (sub == "show" || sub == "list") {
+    if (w.size() > 2) usage_error("unexpected '" + w[2] + "' after 'nat " + sub + "'");
+    return nat_show(json_out);
+  }
+  if (sub == "sessions") {
+    if (w.size() > 2) usage_error("unexpected '" + w[2] + "' after 'nat sessions'");
+    return nat_sessions(json_out, limit);
+  }
+  if (sub == "masquerade" || sub == "forward") {
+    const char* form = sub == "masquerade" ? "PREFIX,out=PORT" : "PROTO:[ADDR:]PORT=ADDR:PORT";
+    if (w.size() < 3 || (w[2] != "add" && w[2] != "del" && w[2] != "delete"))
+      usage_error("nat " + sub + ": expected add " + form + " or del " + form);
+    if (w.size() != 4)
+      usage_error("nat " + sub + " " + w[2] + ": expected one " + form +
+                  (w.size() < 4 ? "" : " (got '" + w[4] + "' after it)"));
+    const std::string verb = w[2] == "add" ? "add" : "del";
+    return sub == "masquerade" ? nat_masquerade(verb, w[3]) : nat_forward(verb, w[3]);
+  }
+  usage_error("unknown nat command '" + sub + "'");
+}
+
+CommandReply Commands::nat_show(bool json_out) {
+  const nat::Rules rules = dp_.nat_rules();
+  const NatTotals t = dp_.nat_totals();
+  const nat::Timeouts& to = nat_cfg_.timeouts;
+  std::vector<std::pair<std::string, uint64_t>> drops;
+  for (const NodeCounters& n : dp_.node_counters())
+    if (n.name.rfind("drop-nat-", 0) == 0) drops.emplace_back(n.name.substr(5), n.objs);
+  if (json_out) {
+    json j;
+    json masq = json::array();
+    for (const nat::MasqueradeRule& r : rules.masquerade) {
+      const nat::MasqueradeSpec s = masquerade_spec(r);
+      masq.push_back(
+          json{{"spec", nat::format(s)},
+               {"prefix", Ipv4Addr::from_host(r.prefix).str() + "/" + std::to_string(r.len)},
+               {"out", s.out}});
+    }
+    json fwd = json::array();
+    for (const nat::ForwardRule& r : rules.forward) {
+      const nat::ForwardSpec s = forward_spec(r);
+      fwd.push_back(json{{"spec", nat::format(s)},
+                         {"proto", nat::proto_name(r.proto)},
+                         {"addr", r.addr ? json(Ipv4Addr::from_host(r.addr).str()) : json(nullptr)},
+                         {"port", r.port},
+                         {"to_addr", Ipv4Addr::from_host(r.to_addr).str()},
+                         {"to_port", r.to_port},
+                         {"in", s.in.empty() ? json(nullptr) : json(s.in)}});
+    }
+    j["masquerade"] = masq;
+    j["forward"] = fwd;
+    j["ports"] = json{{"first", nat_cfg_.port_first}, {"last", nat_cfg_.port_last}};
+    j["sessions_per_worker"] = nat_cfg_.max_sessions;
+    j["timeouts"] = json{{"tcp_established", to.tcp_established},
+                         {"tcp_transitory", to.tcp_transitory},
+                         {"tcp_closed", to.tcp_closed},
+                         {"udp", to.udp},
+                         {"icmp", to.icmp}};
+    j["totals"] = nat_totals_json(t);
+    json d = json::object();
+    for (const auto& [name, n] : drops) d[name] = n;
+    j["drops"] = d;
+    return ok(j);
+  }
+  std::string body = "masquerade:\n";
+  for (const nat::MasqueradeRule& r : rules.masquerade)
+    body.append("  ").append(nat::format(masquerade_spec(r))).push_back('\n');
+  if (rules.masquerade.empty()) body.append("  none\n");
+  body.append("forward:\n");
+  for (const nat::ForwardRule& r : rules.forward)
+    body.append("  ").append(nat::format(forward_spec(r))).push_back('\n');
+  if (rules.forward.empty()) body.append("  none\n");
+  char line[256];
+  snprintf(line, sizeof line,
+           "ports %u-%u, %u sessions per worker; timeouts: tcp established %u s, transitory %u "
+           "s, closed %u s, udp %u s, icmp %u s\n",
+           nat_cfg_.port_first, nat_cfg_.port_last, nat_cfg_.max_sessions, to.tcp_established,
+           to.tcp_transitory, to.tcp_closed, to.udp, to.icmp);
+  body.append(line);
+  body.append(nat_totals_text(t));
+  // As in stats: the drop reasons that happened (--json has them all).
+  body.append("drops:");
+  bool any = false;
+  for (const auto& [name, n] : drops)
+    if (n) {
+      body.append(" ").append(name).append(" ").append(std::to_string(n));
+      any = true;
+    }
+  body.append(any ? "\n" : " none\n");
+  return ok(std::move(body));
+}
+
+CommandReply Commands::nat_sessions(bool json_out, size_t limit) {
+  std::vector<nat::SessionView> ss = dp_.nat_sessions();
+  const size_t total = ss.size();
+  const size_t shown = limit == 0 ? total : std::min(limit, total);
+  // A stable order (inside endpoint first); with a limit only the first `shown` are sorted.
+  const auto key = [](const nat::SessionView& v) {
+    return std::make_tuple(v.orig.src, v.orig.sport, v.orig.dst, v.orig.dport,
+                           static_cast<uint8_t>(v.proto));
+  };
+  std::partial_sort(
+      ss.begin(), ss.begin() + static_cast<std::ptrdiff_t>(shown), ss.end(),
+      [&](const nat::SessionView& a, const nat::SessionView& b) { return key(a) < key(b); });
+  const ForwardingState& fs = dp_.state();
+  auto port_name = [&](uint16_t p) -> std::string {
+    return p == nat::kAnyPort || p >= fs.port_count() ? std::string() : fs.port(p).name;
+  };
+  if (json_out) {
+    auto flow = [](const nat::FlowKey& k) {
+      return json{{"src", Ipv4Addr::from_host(k.src).str()},
+                  {"sport", k.sport},
+                  {"dst", Ipv4Addr::from_host(k.dst).str()},
+                  {"dport", k.dport}};
+    };
+    json list = json::array();
+    for (size_t i = 0; i < shown; ++i) {
+      const nat::SessionView& v = ss[i];
+      const std::string port = port_name(v.port);
+      list.push_back(json{{"proto", nat::proto_name(v.proto)},
+                          {"orig", flow(v.orig)},
+                          {"reply", flow(v.reply)},
+                          {"kind", session_kind(v.kind)},
+                          {"state", v.proto == nat::Proto::kTcp ? json(nat::tcp_state_name(v.state))
+                                                                : json(nullptr)},
+                          {"idle", v.idle},
+                          {"port", port.empty() ? json(nullptr) : json(port)}});
+    }
+    json j;
+    j["total"] = total;
+    j["sessions"] = std::move(list);
+    return ok(j.dump() + "\n");  // compact, like route show: there may be many
+  }
+  std::string body;
+  char line[256];
+  snprintf(line, sizeof line, "%-5s %-21s %-21s %-21s %-11s %6s %-7s %s\n", "proto", "inside",
+           "outside", "remote", "state", "idle", "kind", "port");
+  body.append(line);
+  for (size_t i = 0; i < shown; ++i) {
+    const nat::SessionView& v = ss[i];
+    const nat::FlowKey& o = v.orig;
+    const nat::FlowKey& r = v.reply;
+    // snat: the inside host opened it (orig.src), is seen outside as reply.dst, and talks to
+    // orig.dst. dnat: the remote client (orig.src) reached the published orig.dst, which is
+    // the inside server reply.src. hairpin: an inside client, masqueraded to reply.dst,
+    // reaching the inside server reply.src through the published orig.dst.
+    std::string inside, outside, remote;
+    if (v.kind & nat::kKindSnat) {
+      inside = endpoint(o.src, o.sport);
+      outside = endpoint(r.dst, r.dport);
+      remote = endpoint(r.src, r.sport);
+    } else {
+      inside = endpoint(r.src, r.sport);
+      outside = endpoint(o.dst, o.dport);
+      remote = endpoint(o.src, o.sport);
+    }
+    const std::string port = port_name(v.port);
+    snprintf(line, sizeof line, "%-5s %-21s %-21s %-21s %-11s %6u %-7s %s\n",
+             nat::proto_name(v.proto), inside.c_str(), outside.c_str(), remote.c_str(),
+             nat::tcp_state_name(v.state), v.idle, session_kind(v.kind),
+             port.empty() ? "-" : port.c_str());
+    body.append(line);
+  }
+  snprintf(line, sizeof line, "%zu session(s)", total);
+  body.append(line);
+  if (shown < total)
+    body.append(", " + std::to_string(total - shown) + " not shown (--limit N, 0: all)");
+  body.push_back('\n');
+  return ok(std::move(body));
+}
+
+CommandReply Commands::nat_masquerade(const std::string& verb, const std::string& text) {
+  std::string err;
+  const std::optional<nat::MasqueradeSpec> spec = nat::parse_masquerade(text, &err);
+  if (!spec) throw std::invalid_argument("masquerade " + text + ": " + err);
+  nat::MasqueradeRule r;
+  try {
+    r = masquerade_rule(*spec);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument("masquerade " + text + ": " + e.what());
+  }
+  nat::Rules rules = dp_.nat_rules();
+  const auto it = std::find(rules.masquerade.begin(), rules.masquerade.end(), r);
+  if (verb == "add") {
+    if (it != rules.masquerade.end())
+      throw std::invalid_argument("masquerade " + nat::format(*spec) + ": the rule exists already");
+    rules.masquerade.push_back(r);
+  } else {
+    if (it == rules.masquerade.end())
+      throw std::invalid_argument("no masquerade rule " + nat::format(*spec) +
+                                  " (sluice nat show lists them)");
+    rules.masquerade.erase(it);
+  }
+  dp_.set_nat_rules(std::move(rules));
+  return ok(std::string());
+}
+
+CommandReply Commands::nat_forward(const std::string& verb, const std::string& text) {
+  std::string t = text;
+  if (verb == "del") {
+    // del names a rule by what it matches; the target may be left out. A placeholder target
+    // lets the one parser check the rest.
+    const size_t comma = t.find(',');
+    if (t.substr(0, comma).find('=') == std::string::npos)
+      t.insert(comma == std::string::npos ? t.size() : comma, "=192.0.2.1:1");
+  }
+  std::string err;
+  const std::optional<nat::ForwardSpec> spec = nat::parse_forward(t, &err);
+  if (!spec) throw std::invalid_argument("forward " + text + ": " + err);
+  nat::ForwardRule r;
+  try {
+    r = forward_rule(*spec);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument("forward " + text + ": " + e.what());
+  }
+  nat::Rules rules = dp_.nat_rules();
+  const auto it = std::find_if(rules.forward.begin(), rules.forward.end(),
+                               [&](const nat::ForwardRule& x) { return x.same_match(r); });
+  if (verb == "add") {
+    if (it != rules.forward.end())
+      throw std::invalid_argument("forward " + text + ": " + nat::format(forward_spec(*it)) +
+                                  " already matches that (nat forward del it first)");
+    rules.forward.push_back(r);
+  } else {
+    if (it == rules.forward.end())
+      throw std::invalid_argument("no forward rule matching " + text +
+                                  " (sluice nat show lists them)");
+    rules.forward.erase(it);
+  }
+  dp_.set_nat_rules(std::move(rules));
+  return ok(std::string());
 }
 
 }  // namespace sluice

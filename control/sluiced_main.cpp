@@ -131,6 +131,7 @@ int main(int argc, char** argv) {
     dc.workers = o.workers;
     dc.neighbours.reachable_time = o.arp_reachable;
     dc.icmp_errors_per_second = o.icmp_rate;
+    dc.nat = o.nat;
     sluice::Dataplane dp(dc);
     std::unique_ptr<sluice::KernelMirror> mirror;
     sluice::MirrorConfig mc;
@@ -139,9 +140,19 @@ int main(int argc, char** argv) {
       mc.rcvbuf = o.netlink_rcvbuf;
       mirror = std::make_unique<sluice::KernelMirror>(dp, mc);
     }
-    sluice::Commands commands(dp, mirror.get());
+    sluice::Commands commands(dp, mirror.get(), o.nat);
     configure(dp, o, commands);
     if (mirror) mirror->start(sluice::Dataplane::monotonic_seconds());
+    // After the addresses are in (options or the mirror): the rules' router addresses are
+    // filled in from them.
+    if (!o.masquerade.empty() || !o.forward.empty()) {
+      sluice::nat::Rules rules;
+      for (const sluice::nat::MasqueradeSpec& m : o.masquerade)
+        rules.masquerade.push_back(commands.masquerade_rule(m));
+      for (const sluice::nat::ForwardSpec& f : o.forward)
+        rules.forward.push_back(commands.forward_rule(f));
+      dp.set_nat_rules(std::move(rules));
+    }
     dp.sync_xdp_local_addresses();
     dp.register_telemetry();
     sluice::ControlServer server(
