@@ -2,7 +2,9 @@
 # tests/netns/cli.sh SLUICED SLUICE-CLI — every `sluice` command, its --json form (valid JSON
 # with a fixed set of keys), and its error paths, against two daemons: one in static mode on
 # DPDK net_null vdevs (route add/del through the CLI) and one in mirror mode on the gen -- rtr
-# -- sink namespaces (lib.sh). TAP-ish output; exit 1 on any failure, 77 to skip.
+# -- sink namespaces (lib.sh). NAT: rules from a config file and the CLI (static mode),
+# sessions of gen's traffic masqueraded out of r1 (mirror mode), and sluiced's refusal of bad
+# NAT options. TAP-ish output; exit 1 on any failure, 77 to skip.
 # shellcheck source-path=SCRIPTDIR
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -20,7 +22,7 @@ netns_require || exit $?
 static_pid=""
 cleanup() {
   [ -z "$static_pid" ] || { kill "$static_pid" 2>/dev/null; wait "$static_pid" 2>/dev/null; }
-  rm -rf "/var/run/dpdk/sl-cli-$SL_ID"
+  rm -rf "/var/run/dpdk/sl-cli-$SL_ID" "/var/run/dpdk/sl-cli-opt-$SL_ID"
   topo_down
 }
 trap cleanup EXIT
@@ -67,10 +69,44 @@ sys.exit(0 if eval(sys.argv[2]) else 1)' "$out" "$2" 2>"$SL_TMP/py"
   check $? "--json: $1" "$out" "$(cat "$SL_TMP/py")"
 }
 
+# --- sluiced refuses bad NAT options before DPDK starts: one line, exit 2 ---------------------
+# opt_error DESCRIPTION PATTERN ARGS...  (--exit-after: should one be taken, it stops anyway)
+opt_error() {
+  local what="$1" pat="$2"
+  shift 2
+  err="$("$sluiced" --port vdev:net_null0 --no-huge --memory 256 --exit-after 1 \
+    --file-prefix "sl-cli-opt-$SL_ID" --control-socket "$SL_TMP/opt.sock" "$@" 2>&1 >/dev/null)"
+  st=$?
+  [ "$st" -eq 2 ] && [ "$(wc -l <<<"$err")" -eq 1 ] && grep -qE -- "$pat" <<<"$err"
+  check $? "sluiced refuses $what (exit $st: $err)"
+}
+opt_error "a masquerade prefix with host bits" \
+  '^sluiced: --masquerade 10\.0\.0\.1/8,out=net_null0: .*host bits set \(did you mean 10\.0\.0\.0/8\?\)' \
+  --masquerade 10.0.0.1/8,out=net_null0
+opt_error "a masquerade out of an unknown port" "--masquerade 10\.0\.0\.0/8,out=eth9: unknown port 'eth9'" \
+  --masquerade 10.0.0.0/8,out=eth9
+opt_error "a forward rule without a destination port" "--forward tcp:8080=10\.8\.0\.2: .*not ADDR:PORT" \
+  --forward tcp:8080=10.8.0.2
+opt_error "a forward rule for icmp" "--forward icmp:8=10\.8\.0\.2:8: protocol 'icmp' is not tcp or udp" \
+  --forward icmp:8=10.8.0.2:8
+opt_error "two forward rules matching the same" "--forward tcp:80=10\.8\.0\.3:80: matches what" \
+  --forward tcp:80=10.8.0.2:80 --forward tcp:80=10.8.0.3:80
+opt_error "an inverted port range" '--nat-ports 2000-1000: the first port is above the last' \
+  --nat-ports 2000-1000
+opt_error "a UDP timeout under 2 minutes" '--nat-timeout-udp 60: .*RFC 4787 REQ-5' --nat-timeout-udp 60
+opt_error "0 sessions" '--nat-sessions 0: use 1-16777216' --nat-sessions 0
+printf 'masquerade = 10.8.0.0/24,out=net_null7\n' >"$SL_TMP/bad.conf"
+opt_error "an unknown port in the config file" "--masquerade 10\.8\.0\.0/24,out=net_null7: unknown port" \
+  --config "$SL_TMP/bad.conf"
+
 # --- static mode: two net_null vdevs, routes from options and from the CLI -------------------
+# NAT rules and settings from a config file (the options' keys).
 ssock="$SL_TMP/static.sock"
+printf '%s\n' 'masquerade = 10.8.0.0/24,out=net_null1' 'forward = tcp:8080=10.8.0.2:80' \
+  'nat-sessions = 4096' 'nat-timeout-udp = 600' >"$SL_TMP/static.conf"
 ip netns exec "$RTR" "$sluiced" --port vdev:net_null0 --port vdev:net_null1 \
   --addr net_null0=10.8.0.1/24 --addr net_null1=10.9.0.1/24 --route 10.100.0.0/16=10.9.0.2 \
+  --config "$SL_TMP/static.conf" \
   --no-huge --memory 256 --file-prefix "sl-cli-$SL_ID" --control-socket "$ssock" \
   >"$SL_TMP/static.log" 2>&1 &
 static_pid=$!
@@ -143,11 +179,74 @@ run "$ssock" stats
 grep -q '^ports:' <<<"$out" && grep -q '^nodes:' <<<"$out" && grep -q '^drops:' <<<"$out"
 check $? "stats" "$out"
 run "$ssock" stats --json
-json_keys "stats" 'set(d) == {"ports","nodes","drops","forwarded","fib","neighbours"} and {"name","packets","calls","cycles","cycles_per_packet"} == set(d["nodes"][0]) and "ip4-bad-checksum" in d["drops"]'
+json_keys "stats" 'set(d) == {"ports","nodes","drops","forwarded","fib","neighbours","nat"} and {"name","packets","calls","cycles","cycles_per_packet"} == set(d["nodes"][0]) and "ip4-bad-checksum" in d["drops"] and set(d["nat"]) == {"sessions","capacity","bytes","translated","created","expired","table_full","ports_exhausted","filtered","icmp_errors","hairpin","fragments","fragments_untracked","flushed","handoffs","handoff_full"} and d["nat"]["capacity"] == 4096'
+run "$ssock" stats
+grep -q '^nat: sessions 0 of 4096 ' <<<"$out"
+check $? "stats: the NAT line" "$out"
 run "$ssock" graph
 grep -q '^digraph sluice {' <<<"$out" && grep -q '"ip4-lookup" -> "ip4-forward";' <<<"$out" &&
   grep -q '"port-rx"' <<<"$out"
 check $? "graph: Graphviz dot with the nodes and edges" "$(head -n 5 <<<"$out")"
+
+# NAT rules: the config file's, then added and deleted through the CLI.
+run "$ssock" nat show
+grep -qx '  10.8.0.0/24,out=net_null1' <<<"$out" && grep -qx '  tcp:8080=10.8.0.2:80' <<<"$out" &&
+  grep -q '^ports 1024-65535, 4096 sessions per worker; timeouts: tcp established 7440 s, .* udp 600 s, icmp 60 s$' <<<"$out" &&
+  grep -q '^nat: sessions 0 of 4096 ' <<<"$out"
+check $? "nat show: the config file's rules, port range, sessions and timeouts" "$out"
+run "$ssock" nat show --json
+json_keys "nat show" 'set(d) == {"masquerade","forward","ports","sessions_per_worker","timeouts","totals","drops"} and d["masquerade"] == [{"spec":"10.8.0.0/24,out=net_null1","prefix":"10.8.0.0/24","out":"net_null1"}] and d["forward"] == [{"spec":"tcp:8080=10.8.0.2:80","proto":"tcp","addr":None,"port":8080,"to_addr":"10.8.0.2","to_port":80,"in":None}] and d["ports"] == {"first":1024,"last":65535} and d["timeouts"]["udp"] == 600 and d["totals"]["capacity"] == 4096 and "nat-filtered" in d["drops"]'
+run "$ssock" nat masquerade add 10.9.0.0/24,out=net_null0
+[ "$st" -eq 0 ] && [ -z "$out" ]
+check $? "nat masquerade add" "$err"
+run "$ssock" nat forward add udp:10.9.0.1:53=10.8.0.3:5353,in=net_null1
+[ "$st" -eq 0 ]
+check $? "nat forward add with an address and in=" "$err"
+run "$ssock" nat forward add tcp:8081=10.8.0.2:81
+[ "$st" -eq 0 ]
+check $? "nat forward add" "$err"
+run "$ssock" nat show --json
+json_keys "nat show after add" '[m["spec"] for m in d["masquerade"]] == ["10.8.0.0/24,out=net_null1","10.9.0.0/24,out=net_null0"] and [f["spec"] for f in d["forward"]] == ["tcp:8080=10.8.0.2:80","udp:10.9.0.1:53=10.8.0.3:5353,in=net_null1","tcp:8081=10.8.0.2:81"] and d["forward"][1]["addr"] == "10.9.0.1" and d["forward"][1]["in"] == "net_null1"'
+expect_error "nat masquerade add of an existing rule" 'masquerade 10\.9\.0\.0/24,out=net_null0: the rule exists already' \
+  "$ssock" nat masquerade add 10.9.0.0/24,out=net_null0
+expect_error "nat forward add of a match already forwarded" 'tcp:8080=10\.8\.0\.2:80 already matches that' \
+  "$ssock" nat forward add tcp:8080=10.8.0.9:80
+run "$ssock" nat forward del udp:10.9.0.1:53,in=net_null1
+[ "$st" -eq 0 ]
+check $? "nat forward del by the match alone" "$err"
+run "$ssock" nat forward del tcp:8081=10.8.0.7:7
+[ "$st" -eq 0 ]
+check $? "nat forward del by the match, whatever the target" "$err"
+run "$ssock" nat masquerade del 10.9.0.0/24,out=net_null0
+[ "$st" -eq 0 ]
+check $? "nat masquerade del" "$err"
+run "$ssock" nat show
+[ "$(sed -n '1,4p' <<<"$out")" = "$(printf 'masquerade:\n  10.8.0.0/24,out=net_null1\nforward:\n  tcp:8080=10.8.0.2:80')" ]
+check $? "nat show: back to the config file's rules" "$out"
+expect_error "nat forward del of a missing rule" 'no forward rule matching udp:10\.9\.0\.1:53,in=net_null1' \
+  "$ssock" nat forward del udp:10.9.0.1:53,in=net_null1
+expect_error "nat masquerade del of a missing rule" 'no masquerade rule 10\.9\.0\.0/24,out=net_null0' \
+  "$ssock" nat masquerade del 10.9.0.0/24,out=net_null0
+expect_error "nat masquerade with host bits" 'host bits set \(did you mean 10\.9\.0\.0/24\?\)' \
+  "$ssock" nat masquerade add 10.9.0.1/24,out=net_null0
+expect_error "nat masquerade out of an unknown port" "unknown port 'eth9'" \
+  "$ssock" nat masquerade add 10.9.0.0/24,out=eth9
+expect_error "nat forward in= an unknown port" "unknown port 'eth9'" \
+  "$ssock" nat forward add tcp:22=10.8.0.2:22,in=eth9
+expect_error "nat forward of a port out of range" "port '65536' is not a port number \(1-65535\)" \
+  "$ssock" nat forward add tcp:65536=10.8.0.2:22
+expect_error "nat forward to a multicast address" "'224\.0\.0\.5' is not a unicast address" \
+  "$ssock" nat forward add udp:5000=224.0.0.5:5000
+expect_error "nat forward without add/del" 'nat forward: expected add' "$ssock" nat forward
+expect_error "unknown nat command" "unknown nat command 'flip'" "$ssock" nat flip
+expect_error "nat sessions --limit with no number" "limit: expected a number" "$ssock" nat sessions --limit many
+expect_error "--limit on another command" 'limit is for nat sessions only' "$ssock" route show --limit 3
+run "$ssock" nat sessions
+[ "$st" -eq 0 ] && [ "$(tail -n 1 <<<"$out")" = "0 session(s)" ] &&
+  [ "$(head -n 1 <<<"$out" | tr -s ' ')" = "proto inside outside remote state idle kind port" ]
+check $? "nat sessions: a header and no session" "$out"
+run "$ssock" nat sessions --json
+json_keys "nat sessions (none)" 'd == {"total": 0, "sessions": []}'
 
 expect_error "unknown command" "unknown command 'frobnicate'" "$ssock" frobnicate
 expect_error "unknown route command" "unknown route command 'flip'" "$ssock" route flip
@@ -162,7 +261,9 @@ check $? "no command: exit 2" "$err"
 check $? "--help: exit 0"
 
 # --- mirror mode -----------------------------------------------------------------------------
-sluiced_start "$sluiced" || { not_ok "mirror mode: sluiced starts"; exit 1; }
+# gen's subnet is masqueraded out of r1: its traffic to sink makes NAT sessions.
+sluiced_start "$sluiced" --masquerade "10.1.0.0/24,out=r1" ||
+  { not_ok "mirror mode: sluiced starts"; exit 1; }
 msock="$SLUICE_SOCK"
 in_rtr ip route add 10.50.0.0/16 via "$SINK_IP" metric 20
 sleep 0.3
@@ -185,6 +286,26 @@ run "$msock" neigh --json
 json_keys "neigh" 'any(x["dst"] == "'"$SINK_IP"'" and set(x) == {"dst","dev","lladdr","state","origin"} and x["origin"] == "kernel" for x in d)'
 run "$msock" stats --json
 json_keys "stats (mirror)" '{"events","routes_changed","resyncs","overruns","apply_errors","route_checks","route_check_differences"} <= set(d["mirror"]) and d["mirror"]["route_checks"] >= 2'
+
+# NAT sessions: a ping and a UDP datagram from gen to sink, masqueraded to r1's address.
+in_gen ping -c 2 -i 0.2 -W 1 "$SINK_IP" >"$SL_TMP/ping" 2>&1
+check $? "mirror: ping gen -> sink through the masquerade" "$(cat "$SL_TMP/ping")"
+in_gen bash -c "echo sluice >/dev/udp/$SINK_IP/9" 2>/dev/null
+sleep 0.3
+run "$msock" nat sessions --json
+json_keys "nat sessions" 'd["total"] >= 2 and len(d["sessions"]) == d["total"] and all(set(s) == {"proto","orig","reply","kind","state","idle","port"} and set(s["orig"]) == set(s["reply"]) == {"src","sport","dst","dport"} for s in d["sessions"]) and any(s["proto"] == "icmp" and s["orig"]["src"] == "'"$GEN_IP"'" and s["orig"]["dst"] == "'"$SINK_IP"'" and s["reply"]["src"] == "'"$SINK_IP"'" and s["reply"]["dst"] == "'"$R1_IP"'" and s["kind"] == "snat" and s["state"] is None and s["port"] == "r1" for s in d["sessions"]) and any(s["proto"] == "udp" and s["orig"]["dport"] == 9 and s["reply"]["dst"] == "'"$R1_IP"'" for s in d["sessions"])'
+run "$msock" nat sessions
+re_gen="${GEN_IP//./\\.}" re_r1="${R1_IP//./\\.}" re_sink="${SINK_IP//./\\.}"
+grep -qE "^icmp +$re_gen:[0-9]+ +$re_r1:[0-9]+ +$re_sink:[0-9]+ +- +[0-9]+ snat +r1$" <<<"$out" &&
+  grep -qE "^udp +$re_gen:[0-9]+ +$re_r1:[0-9]+ +$re_sink:9 +- +[0-9]+ snat +r1$" <<<"$out"
+check $? "nat sessions: inside, outside (r1's address), remote, kind, port" "$out"
+run "$msock" nat sessions --limit 1 --json
+json_keys "nat sessions --limit 1" 'len(d["sessions"]) == 1 and d["total"] >= 2'
+run "$msock" nat sessions --limit 1
+grep -qE '^[0-9]+ session\(s\), [0-9]+ not shown' <<<"$out" && [ "$(wc -l <<<"$out")" -eq 3 ]
+check $? "nat sessions --limit 1: one line, the rest counted" "$out"
+run "$msock" stats --json
+json_keys "stats: NAT translated and created" 'd["nat"]["translated"] >= 2 and d["nat"]["created"] >= 2 and d["nat"]["sessions"] >= 2'
 
 sluiced_stop
 check $? "mirror: sluiced exits cleanly" "$(tail -n 20 "$SLUICED_LOG")"
