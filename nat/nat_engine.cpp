@@ -313,8 +313,9 @@ Engine::Fragment& Engine::fragment_slot(uint32_t src, uint32_t dst, uint16_t id,
 void Engine::remember_fragment(const uint8_t* ip, uint32_t session, bool orig, uint32_t now) {
   const uint32_t src = rd32(ip + 12), dst = rd32(ip + 16);
   const uint16_t id = rd16(ip + 4);
-  // Direct-mapped: a collision replaces the older datagram, whose later fragments are then
-  // dropped as untracked (counted), never mistranslated.
+  // Keyed by the header as it arrived, so called before any rewrite: the later fragments
+  // arrive untranslated. Direct-mapped: a collision replaces the older datagram, whose later
+  // fragments are then dropped as untracked (counted), never mistranslated.
   fragment_slot(src, dst, id, ip[9]) =
       Fragment{src, dst, id, ip[9], orig, session, now + kFragmentLifetime};
 }
@@ -407,12 +408,12 @@ Verdict Engine::pre(uint8_t* ip, size_t len, uint16_t rx_port, uint32_t now, Mat
     m->orig = orig;
     const FlowKey& to = orig ? s.outside : s.inside;
     const FlowKey& from = orig ? s.inside : s.outside;
+    if (p.more_fragments) remember_fragment(ip, id, orig, now);
     if (to.src != from.dst || to.sport != from.dport) {
       apply(ip, len, s, orig, false);
       m->dest_rewritten = true;
     }
     m->source_pending = to.dst != from.src || to.dport != from.sport;
-    if (p.more_fragments) remember_fragment(ip, id, orig, now);
     bump(counters_.translated);
     return Verdict::kTranslated;
   }
@@ -456,12 +457,12 @@ Verdict Engine::pre(uint8_t* ip, size_t len, uint16_t rx_port, uint32_t now, Mat
       }
       if (hairpin) bump(counters_.hairpin);
       const SessionTable::Session& s = table_.at(nid);
+      if (p.more_fragments) remember_fragment(ip, nid, true, now);
       apply(ip, len, s, true, false);
       m->session = nid;
       m->orig = true;
       m->dest_rewritten = true;
       m->source_pending = hairpin;
-      if (p.more_fragments) remember_fragment(ip, nid, true, now);
       bump(counters_.translated);
       return Verdict::kTranslated;
     }
@@ -591,8 +592,8 @@ Verdict Engine::post(uint8_t* ip, size_t len, uint16_t out_port, uint32_t out_ad
     release_outside(tmp);
     return why;
   }
-  apply(ip, len, table_.at(id), true, true);
   if (p.more_fragments) remember_fragment(ip, id, true, now);
+  apply(ip, len, table_.at(id), true, true);
   bump(counters_.translated);
   return Verdict::kTranslated;
 }
