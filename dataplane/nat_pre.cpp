@@ -46,6 +46,10 @@ uint16_t nat_pre(rte_graph* graph, rte_node* node, void** objs, uint16_t n) {
     rte_node_next_stream_move(graph, node, kLookup);
     return n;
   }
+  // The clock is set between walks (nat_worker_turn): before the first turn it is still 0, and
+  // a session or fragment filed then would carry a deadline from the epoch, overdue as soon as
+  // the clock is read (a new session shown 300 s idle, a datagram's later fragments untracked).
+  if (w.nat_next_tick == 0) nat_worker_turn(w);
   nat::Engine& e = *w.nat;
   e.set_rules(rules);
   const unsigned workers = static_cast<unsigned>(w.nat_peers.size());
