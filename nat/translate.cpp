@@ -97,6 +97,9 @@ bool rewrite_in(uint8_t* ip, size_t len, Side side, uint32_t addr_be, uint16_t p
     put16(a + 2 * w, v, ipsum, pseudo, outer);
   }
   if (port) put16(port, port_be, l4sum, outer);
+  // A UDP checksum that comes out as zero is sent as all ones (RFC 768): zero means "none".
+  // 0xffff and 0x0000 are the same one's complement value, so nothing else changes.
+  if (p.proto == kUdp && l4sum != nullptr && get16(l4sum) == 0) std::memset(l4sum, 0xff, 2);
   // The checksum fields themselves changed: the enclosing checksum must see that too.
   if (outer) {
     const uint16_t new_ipsum = get16(ipsum);
