@@ -345,9 +345,10 @@ Verdict Engine::pre(uint8_t* ip, size_t len, uint16_t rx_port, uint32_t now, Mat
   Packet p;
   if (!parse(ip, len, &p)) return Verdict::kTruncated;
   if (!tracked(p.proto)) return Verdict::kPass;
-  // A packet that cannot be forwarded (TTL) is not translated: the router's time-exceeded
-  // then quotes it as its sender sent it.
-  if (p.ttl <= 1) return Verdict::kPass;
+  // TTL 1 is translated like any other packet (a reply to the outside address must reach the
+  // forwarding path to be refused): the source rewrite waits for post(), which a packet
+  // ip4-forward refuses never reaches, and icmp-error undoes the destination rewrite, so the
+  // router's time-exceeded quotes the packet as its sender sent it.
   const uint32_t dst = rd32(ip + 16);
 
   if (p.later_fragment) {
