@@ -313,11 +313,15 @@ Engine::Fragment& Engine::fragment_slot(uint32_t src, uint32_t dst, uint16_t id,
 void Engine::remember_fragment(const uint8_t* ip, uint32_t session, bool orig, uint32_t now) {
   const uint32_t src = rd32(ip + 12), dst = rd32(ip + 16);
   const uint16_t id = rd16(ip + 4);
+  // The first fragment's ports (ICMP: the identifier), which its caller has parsed already.
+  const uint8_t* l4 = ip + size_t{ip[0] & 0xfu} * 4;
+  const bool icmp = ip[9] == static_cast<uint8_t>(Proto::kIcmp);
+  const uint16_t sport = icmp ? rd16(l4 + 4) : rd16(l4), dport = icmp ? sport : rd16(l4 + 2);
   // Keyed by the header as it arrived, so called before any rewrite: the later fragments
   // arrive untranslated. Direct-mapped: a collision replaces the older datagram, whose later
   // fragments are then dropped as untracked (counted), never mistranslated.
   fragment_slot(src, dst, id, ip[9]) =
-      Fragment{src, dst, id, ip[9], orig, session, now + kFragmentLifetime};
+      Fragment{src, dst, sport, dport, id, ip[9], orig, session, now + kFragmentLifetime};
 }
 
 // ---- the per-packet paths ---------------------------------------------------------------------
@@ -355,8 +359,18 @@ Verdict Engine::pre(uint8_t* ip, size_t len, uint16_t rx_port, uint32_t now, Mat
     const uint32_t src = rd32(ip + 12);
     const uint16_t ipid = rd16(ip + 4);
     Fragment& f = fragment_slot(src, dst, ipid, p.proto);
+    // The session must still be the one the first fragment matched: one flushed (or closed by
+    // an RST, 10 s) within the fragment's 30 s frees its slot, and a new session taking the
+    // slot would otherwise get the old datagram's later fragments (a reply's sent to another
+    // inside host). Its key in the first fragment's direction says whether it is the same.
+    auto same_flow = [&](const SessionTable::Session& s) {
+      const FlowKey& k = f.orig ? s.inside : s.outside;
+      return k.src == f.src && k.dst == f.dst && k.sport == f.sport && k.dport == f.dport &&
+             static_cast<uint8_t>(k.proto) == f.proto;
+    };
     if (f.session != SessionTable::kNone && f.src == src && f.dst == dst && f.id == ipid &&
-        f.proto == p.proto && now <= f.until && table_.live(f.session)) {
+        f.proto == p.proto && now <= f.until && table_.live(f.session) &&
+        same_flow(table_.at(f.session))) {
       const SessionTable::Session& s = table_.at(f.session);
       m->session = f.session;
       m->orig = f.orig;

@@ -154,6 +154,7 @@ class Engine {
   };
   struct Fragment {
     uint32_t src = 0, dst = 0;
+    uint16_t sport = 0, dport = 0;  // of the first fragment: with src, dst the session's key
     uint16_t id = 0;
     uint8_t proto = 0;
     bool orig = false;
