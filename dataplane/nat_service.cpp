@@ -107,7 +107,7 @@ std::vector<nat::SessionView> Dataplane::nat_sessions() {
     }
     const uint32_t req = w->nat_copy_request.load() + 1;
     w->nat_copy_request.store(req, std::memory_order_release);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
     while (w->nat_copy_done.load(std::memory_order_acquire) != req &&
            std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::microseconds(200));
