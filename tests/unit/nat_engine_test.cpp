@@ -1310,6 +1310,54 @@ TEST(NatEngine, OwnerSendsBothDirectionsOfEverySessionToOneWorker) {
   }
 }
 
+// With N workers the owner of a masquerade session is the remote's hash, so a mapping is
+// endpoint-independent among the remotes of one worker (nat/README.md, "Workers"); and the
+// fragments of a datagram, which carry no ports after the first, reach the first's worker.
+TEST(NatEngine, WorkersKeepMappingsPerWorkerAndFragmentsTogether) {
+  for (unsigned n : {2u, 3u, 4u}) {
+    SCOPED_TRACE(::testing::Message() << n << " workers");
+    Workers ws(n);
+    std::map<unsigned, std::set<uint16_t>> ports;  // worker -> outside ports of kH1:60000
+    for (unsigned i = 0; i < 16; ++i) {
+      unsigned w;
+      Bytes b = udp(kH1, 60000, kR1 + 200 + i, 53);
+      ASSERT_EQ(ws.send(b, kLan, &w), Verdict::kTranslated);
+      ports[w].insert(sport_of(b));
+    }
+    EXPECT_GE(ports.size(), 2u);
+    for (const auto& [w, p] : ports) EXPECT_EQ(p.size(), 1u) << "worker " << w;
+
+    for (unsigned i = 0; i < 8; ++i) {
+      SCOPED_TRACE(i);
+      const uint32_t remote = kR1 + 100 + i;
+      auto out = fragment(udp(kH2, static_cast<uint16_t>(61000 + i), remote, 53, 900, false,
+                              static_cast<uint16_t>(0x100 + i)),
+                          {304, 608});
+      std::set<unsigned> on;
+      for (Bytes& f : out) {
+        unsigned w;
+        EXPECT_EQ(ws.send(f, kLan, &w), Verdict::kTranslated);
+        on.insert(w);
+      }
+      EXPECT_EQ(on.size(), 1u);
+      const Bytes sent = reassemble(out);
+      verify(sent);
+      const uint16_t x = sport_of(sent);
+      auto back = fragment(udp(remote, 53, kOut, x, 900, false, static_cast<uint16_t>(0x200 + i)),
+                           {304, 608});
+      for (Bytes& f : back) {
+        unsigned w;
+        EXPECT_EQ(ws.send(f, kWan, &w), Verdict::kTranslated);
+        on.insert(w);
+      }
+      EXPECT_EQ(on.size(), 1u) << "the reply's fragments on the session's worker";
+      const Bytes got = reassemble(back);
+      EXPECT_EQ(tuple(got), T(remote, 53, kH2, static_cast<uint16_t>(61000 + i)));
+      verify(got);
+    }
+  }
+}
+
 // ---- the claim bitmap ----------------------------------------------------------------------
 
 TEST(NatEngine, ClaimBitmapFollowsOutsidePorts) {
