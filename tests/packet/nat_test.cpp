@@ -845,6 +845,35 @@ TEST_F(NatTest, TwoWorkersHandOverToTheSessionOwner) {
   EXPECT_EQ(r().dp().nat_totals().handoff_full, 0u);
 }
 
+// The outside port's addresses change (the kernel's address was replaced, a DHCP renewal):
+// its masquerade sessions are flushed, as Linux's masquerade does, and their ports freed; the
+// next packet of the connection opens a new session.
+TEST_F(NatTest, AddressChangeFlushesThePortsMasqueradeSessions) {
+  set_rules(forward_rules());
+  const Frame syn = Frame().eth(kH0, kRouterMac[0]).ip4(kInside, kRemote).tcp(40000, 80, 1000);
+  r().send(kP0, syn);
+  r().run();
+  r().received_all();
+  ASSERT_TRUE(session(key(nat::Proto::kTcp, kInside, 40000, kRemote, 80)));
+  // A DNAT session (no masquerade port): not flushed.
+  r().send(kP1, Frame().eth(kG1, kRouterMac[1]).ip4(kRemote, kOutside).tcp(5555, 8080, 1));
+  r().run();
+  r().received_all();
+  ASSERT_EQ(r().dp().nat_sessions().size(), 2u);
+
+  ASSERT_EQ(r().dp().state().add_address(kP1, addr("10.2.0.9"), 24), "");
+  r().advance(0.25);  // the control thread sees the change and bumps the port's generation
+  // The worker flushes at its next NAT tick (a quarter second of TSC time).
+  for (int i = 0; i < 100 && r().dp().nat_totals().flushed == 0; ++i) {
+    usleep(10000);
+    r().poll(1);
+  }
+  EXPECT_EQ(r().dp().nat_totals().flushed, 1u);
+  const auto left = r().dp().nat_sessions();
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].kind, nat::kKindDnat);
+}
+
 // 11. tshark checks the checksums of every frame the translation scenarios sent.
 TEST_F(NatTest, TsharkFindsEveryChecksumRight) {
   if (!have_tshark()) GTEST_SKIP() << "tshark is not installed";
