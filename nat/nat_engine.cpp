@@ -623,6 +623,15 @@ void Engine::restore_destination(uint8_t* ip, size_t len, const Match& m) const 
           p.later_fragment ? 0 : be16(as_sent.dport));
 }
 
+uint64_t Engine::key_hash(const uint8_t* ip, size_t len) const {
+  Packet p;
+  if (!parse(ip, len, &p) || p.later_fragment || !tracked(p.proto)) return 0;
+  FlowKey k;
+  uint8_t icmp_type = 0, flags = 0;
+  if (!key_of(ip, p, &k, &icmp_type, &flags)) return 0;
+  return hash(k);
+}
+
 unsigned Engine::owner(const uint8_t* ip, size_t len, unsigned workers) const {
   if (workers <= 1) return 0;
   Packet p;

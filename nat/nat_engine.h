@@ -129,6 +129,13 @@ class Engine {
   // ICMP error it sends quotes the packet as it arrived.
   void restore_destination(uint8_t* ip, size_t len, const Match& m) const;
 
+  // For a burst, before pre(): hash() of the packet's key (0: it has none), and the prefetches
+  // of its index slots and then of its session, so that a burst's cache misses overlap instead
+  // of each packet waiting for its own.
+  uint64_t key_hash(const uint8_t* ip, size_t len) const;
+  void prefetch_slots(uint64_t h) const { table_.prefetch_slots(h); }
+  void prefetch_sessions(uint64_t h) const { table_.prefetch_sessions(h); }
+
   // The worker (of `workers`) owning this packet's session: the same for both directions.
   unsigned owner(const uint8_t* ip, size_t len, unsigned workers) const;
 

@@ -78,6 +78,17 @@ class SessionTable {
     }
   }
   void erase(uint32_t id);
+  // Prefetches for a burst (the dataplane looks a burst's keys up after prefetching them all):
+  // the first index slot of `h` (hash(key)) in both indexes, then the sessions they name.
+  void prefetch_slots(uint64_t h) const {
+    __builtin_prefetch(&in_index_[h & index_mask_]);
+    __builtin_prefetch(&out_index_[h & index_mask_]);
+  }
+  void prefetch_sessions(uint64_t h) const {
+    const uint32_t a = in_index_[h & index_mask_], b = out_index_[h & index_mask_];
+    if (a != kNone) __builtin_prefetch(&sessions_[a]);
+    if (b != kNone) __builtin_prefetch(&sessions_[b]);
+  }
   // Whether slot `id` holds a session (every live session is on the wheel).
   bool live(uint32_t id) const { return sessions_[id].wheel_slot != kNone; }
 

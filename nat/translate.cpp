@@ -116,7 +116,52 @@ bool rewrite_in(uint8_t* ip, size_t len, Side side, uint32_t addr_be, uint16_t p
 
 }  // namespace
 
+namespace {
+
+// Adds the change old -> new of one 16-bit word to a running delta (RFC 1624: ~m + m').
+inline uint32_t delta16(uint32_t d, uint16_t old_word, uint16_t new_word) {
+  return d + static_cast<uint16_t>(~old_word) + new_word;
+}
+inline uint16_t apply_delta(uint16_t hc, uint32_t d) {
+  uint32_t s = static_cast<uint16_t>(~hc) + d;
+  s = (s & 0xffff) + (s >> 16);
+  s = (s & 0xffff) + (s >> 16);
+  return static_cast<uint16_t>(~s);
+}
+
+}  // namespace
+
 bool rewrite(uint8_t* ip, size_t len, Side side, uint32_t addr_be, uint16_t port_be) {
+  // The established flow's case, unfragmented TCP or UDP: the address's delta is summed once
+  // and applied to the IP checksum, then with the port's to the L4 checksum; every other case
+  // (ICMP, fragments, short packets) takes the general path.
+  if (len >= 20 && (ip[0] >> 4) == 4 && (ip[6] & 0x3f) == 0 && ip[7] == 0 &&
+      (ip[9] == kTcp || ip[9] == kUdp)) {
+    const size_t hlen = size_t{ip[0] & 0xfu} * 4;
+    const size_t total = size_t{ip[2]} << 8 | ip[3];
+    const size_t need = hlen + (ip[9] == kTcp ? 20u : 8u);
+    if (hlen >= 20 && total >= need && total <= len) {
+      uint8_t* a = ip + (side == Side::kSource ? 12 : 16);
+      uint8_t* l4 = ip + hlen;
+      uint8_t* port = l4 + (side == Side::kSource ? 0 : 2);
+      uint8_t* l4sum = l4 + (ip[9] == kTcp ? 16 : 6);
+      uint16_t old_a[2], new_a[2];
+      std::memcpy(old_a, a, 4);
+      std::memcpy(new_a, &addr_be, 4);
+      const uint32_t d = delta16(delta16(0, old_a[0], new_a[0]), old_a[1], new_a[1]);
+      std::memcpy(a, &addr_be, 4);
+      const uint16_t ipsum = apply_delta(get16(ip + 10), d);
+      std::memcpy(ip + 10, &ipsum, 2);
+      const uint16_t old_port = get16(port);
+      std::memcpy(port, &port_be, 2);
+      const uint16_t sum = get16(l4sum);
+      if (ip[9] == kUdp && sum == 0) return true;  // no checksum, and it stays so
+      uint16_t now = apply_delta(sum, delta16(d, old_port, port_be));
+      if (ip[9] == kUdp && now == 0) now = 0xffff;  // RFC 768: zero means "none"
+      std::memcpy(l4sum, &now, 2);
+      return true;
+    }
+  }
   return rewrite_in(ip, len, side, addr_be, port_be, nullptr, false);
 }
 
