@@ -325,8 +325,10 @@ int main(int argc, char** argv) {
         for (size_t k = 0; k < a.size() && k < b.size(); ++k) d.push_back(a[k] - b[k]);
         diff[i] = median(d);
       }
-      printf("nat-extra-cycles-per-packet %s nodes %.1f walk %.1f (median of paired rounds)\n", dir,
-             diff[0], diff[1]);
+      printf(
+          "nat-extra-cycles-per-packet %s nodes %.1f walk %.1f walk-cpu %.1f (median of paired "
+          "rounds)\n",
+          dir, diff[0], diff[1], diff[2]);
       for (const auto& [name, v] : with->nodes)
         if (name.starts_with("nat-"))
           printf("nat-node %s %s %.1f\n", dir, name.c_str(), double(v.second) / double(v.first));
