@@ -26,8 +26,8 @@ std::pair<std::string, std::string> split_eq(const std::string& opt, const std::
   return {s.substr(0, eq), s.substr(eq + 1)};
 }
 
-constexpr int64_t kMaxNatSessions = int64_t{1} << 24;
-constexpr int64_t kMaxNatTimeout = 30 * 24 * 3600;  // 30 days
+constexpr int64_t kMaxNatSessions = nat::SessionTable::kMaxCapacity;  // 2^24 - 1
+constexpr int64_t kMaxNatTimeout = 30 * 24 * 3600;                    // 30 days
 
 uint32_t timeout(const char* opt, int64_t v, int64_t min) {
   if (v >= min && v <= kMaxNatTimeout) return static_cast<uint32_t>(v);
@@ -180,7 +180,7 @@ std::optional<SluicedOptions> parse_sluiced_options(int argc, const char* const*
     ("nat-ports", po::value(&nat_ports)->default_value("1024-65535"),
      "FIRST-LAST: the outside ports masquerade allocates from")
     ("nat-sessions", po::value(&nat_sessions)->default_value(65536),
-     "NAT sessions per worker (1-16777216; the table is allocated at start, ~72 bytes each)")
+     "NAT sessions per worker (1-16777215; the table is allocated at start, about 115 bytes each)")
     ("nat-timeout-tcp-established", po::value(&t_established)->default_value(7440),
      "seconds an idle established TCP session lives (RFC 5382 REQ-5: 2 h 4 min)")
     ("nat-timeout-tcp-transitory", po::value(&t_transitory)->default_value(240),

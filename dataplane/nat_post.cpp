@@ -29,6 +29,16 @@ uint16_t nat_post(rte_graph* graph, rte_node* node, void** objs, uint16_t n) {
   nat::Engine& e = *w.nat;
   e.set_rules(rules);
   const uint32_t now = w.nat_now;
+  if (rules == nullptr) {
+    // No NAT: the whole burst on at once unless ip4-forward wants some of it fragmented.
+    bool fragment = false;
+    for (uint16_t i = 0; i < n; ++i)
+      fragment |= (meta(static_cast<rte_mbuf*>(objs[i])).nat_flags & kNatFragment) != 0;
+    if (!fragment) {
+      rte_node_next_stream_move(graph, node, kRewrite);
+      return n;
+    }
+  }
   dispatch(graph, node, objs, n, [&](rte_mbuf* m) -> rte_edge_t {
     PacketMeta& pm = meta(m);
     const rte_edge_t on = (pm.nat_flags & kNatFragment) ? kFragment : kRewrite;

@@ -3,11 +3,13 @@
 #include "nat/session_table.h"
 
 #include <stdexcept>
+#include <string>
 
 namespace sluice::nat {
 
 SessionTable::SessionTable(const Config& cfg) : cfg_(cfg) {
-  if (cfg.capacity == 0) throw std::invalid_argument("session table capacity must be > 0");
+  if (cfg.capacity == 0 || cfg.capacity > kMaxCapacity)
+    throw std::invalid_argument("session table capacity must be 1-" + std::to_string(kMaxCapacity));
   if (cfg.wheel_slots == 0 || (cfg.wheel_slots & (cfg.wheel_slots - 1)) != 0)
     throw std::invalid_argument("timing wheel slots must be a power of two");
   sessions_ = std::make_unique<Session[]>(cfg.capacity);
@@ -28,28 +30,32 @@ size_t SessionTable::bytes() const {
 
 uint32_t SessionTable::find(const std::vector<uint32_t>& index, const FlowKey& k,
                             bool inside) const {
-  for (uint64_t i = hash(k) & index_mask_;; i = (i + 1) & index_mask_) {
-    const uint32_t id = index[i];
-    if (id == kNone) return kNone;
-    if (key_of(id, inside) == k) return id;
+  const uint64_t h = hash(k);
+  const uint32_t tag = tag_of(h);
+  for (uint64_t i = h & index_mask_;; i = (i + 1) & index_mask_) {
+    const uint32_t e = index[i];
+    if (e == kNone) return kNone;
+    // The tag settles most mismatches without reading the session (a cache miss each).
+    if ((e & kTagMask) == tag && key_of(e & kIdMask, inside) == k) return e & kIdMask;
   }
 }
 
 void SessionTable::index_insert(std::vector<uint32_t>& index, const FlowKey& k, uint32_t id) {
-  uint64_t i = hash(k) & index_mask_;
+  const uint64_t h = hash(k);
+  uint64_t i = h & index_mask_;
   while (index[i] != kNone) i = (i + 1) & index_mask_;
-  index[i] = id;
+  index[i] = id | tag_of(h);
 }
 
 void SessionTable::index_erase(std::vector<uint32_t>& index, const FlowKey& k, bool inside) {
   uint64_t i = hash(k) & index_mask_;
-  while (index[i] != kNone && !(key_of(index[i], inside) == k)) i = (i + 1) & index_mask_;
+  while (index[i] != kNone && !(key_of(index[i] & kIdMask, inside) == k)) i = (i + 1) & index_mask_;
   if (index[i] == kNone) return;
   // Backward shift: pull later entries of the probe run into the hole when their home slot
   // does not lie cyclically in (hole, their position].
   uint64_t hole = i;
   for (uint64_t j = (i + 1) & index_mask_; index[j] != kNone; j = (j + 1) & index_mask_) {
-    const uint64_t home = hash(key_of(index[j], inside)) & index_mask_;
+    const uint64_t home = hash(key_of(index[j] & kIdMask, inside)) & index_mask_;
     const bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
     if (stays) continue;
     index[hole] = index[j];

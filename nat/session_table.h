@@ -41,6 +41,11 @@ inline uint64_t hash(const FlowKey& k) {
 class SessionTable {
  public:
   static constexpr uint32_t kNone = ~uint32_t{0};
+  // An index entry is a session id (24 bits) and 8 bits of its key's hash, so a probe that
+  // meets another key rarely reads that session. Hence at most 2^24 - 1 sessions: an entry
+  // never equals kNone.
+  static constexpr uint32_t kIdMask = 0x00ffffff, kTagMask = 0xff000000;
+  static constexpr uint32_t kMaxCapacity = kIdMask;
   struct Config {
     uint32_t capacity = 1u << 16;  // sessions; the table never grows
     uint32_t wheel_slots = 8192;   // seconds the wheel spans (a power of two); longer timeouts
@@ -86,8 +91,8 @@ class SessionTable {
   }
   void prefetch_sessions(uint64_t h) const {
     const uint32_t a = in_index_[h & index_mask_], b = out_index_[h & index_mask_];
-    if (a != kNone) __builtin_prefetch(&sessions_[a]);
-    if (b != kNone) __builtin_prefetch(&sessions_[b]);
+    if (a != kNone && (a & kTagMask) == tag_of(h)) __builtin_prefetch(&sessions_[a & kIdMask]);
+    if (b != kNone && (b & kTagMask) == tag_of(h)) __builtin_prefetch(&sessions_[b & kIdMask]);
   }
   // Whether slot `id` holds a session (every live session is on the wheel).
   bool live(uint32_t id) const { return sessions_[id].wheel_slot != kNone; }
@@ -105,6 +110,7 @@ class SessionTable {
   uint32_t find(const std::vector<uint32_t>& index, const FlowKey& k, bool inside) const;
   void index_insert(std::vector<uint32_t>& index, const FlowKey& k, uint32_t id);
   void index_erase(std::vector<uint32_t>& index, const FlowKey& k, bool inside);
+  static uint32_t tag_of(uint64_t h) { return static_cast<uint32_t>(h >> 56) << 24; }
   const FlowKey& key_of(uint32_t id, bool inside) const {
     return inside ? sessions_[id].inside : sessions_[id].outside;
   }

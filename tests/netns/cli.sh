@@ -94,7 +94,7 @@ opt_error "two forward rules matching the same" "--forward tcp:80=10\.8\.0\.3:80
 opt_error "an inverted port range" '--nat-ports 2000-1000: the first port is above the last' \
   --nat-ports 2000-1000
 opt_error "a UDP timeout under 2 minutes" '--nat-timeout-udp 60: .*RFC 4787 REQ-5' --nat-timeout-udp 60
-opt_error "0 sessions" '--nat-sessions 0: use 1-16777216' --nat-sessions 0
+opt_error "0 sessions" '--nat-sessions 0: use 1-16777215' --nat-sessions 0
 printf 'masquerade = 10.8.0.0/24,out=net_null7\n' >"$SL_TMP/bad.conf"
 opt_error "an unknown port in the config file" "--masquerade 10\.8\.0\.0/24,out=net_null7: unknown port" \
   --config "$SL_TMP/bad.conf"
