@@ -833,7 +833,8 @@ CommandReply Commands::nat_show(bool json_out) {
 }
 
 CommandReply Commands::nat_sessions(bool json_out, size_t limit) {
-  std::vector<nat::SessionView> ss = dp_.nat_sessions();
+  unsigned missing = 0;
+  std::vector<nat::SessionView> ss = dp_.nat_sessions(&missing);
   const size_t total = ss.size();
   const size_t shown = limit == 0 ? total : std::min(limit, total);
   // A stable order (inside endpoint first); with a limit only the first `shown` are sorted.
@@ -870,6 +871,7 @@ CommandReply Commands::nat_sessions(bool json_out, size_t limit) {
     }
     json j;
     j["total"] = total;
+    if (missing) j["workers_not_answering"] = missing;  // the list is incomplete
     j["sessions"] = std::move(list);
     return ok(j.dump() + "\n");  // compact, like route show: there may be many
   }
@@ -907,6 +909,9 @@ CommandReply Commands::nat_sessions(bool json_out, size_t limit) {
   body.append(line);
   if (shown < total)
     body.append(", " + std::to_string(total - shown) + " not shown (--limit N, 0: all)");
+  if (missing)
+    body.append("; incomplete: " + std::to_string(missing) +
+                " worker(s) did not answer within 3 s");
   body.push_back('\n');
   return ok(std::move(body));
 }

@@ -95,7 +95,8 @@ class Dataplane {
   nat::Rules nat_rules() const;  // as published
   // Every worker's sessions: each worker copies its own between two graph walks (the
   // tables are theirs alone); with launch_workers = false, copied here.
-  std::vector<nat::SessionView> nat_sessions();
+  // `missing` (if given): how many workers did not answer within 3 s (the list lacks theirs).
+  std::vector<nat::SessionView> nat_sessions(unsigned* missing = nullptr);
   NatTotals nat_totals() const;
 
  private:

@@ -96,8 +96,9 @@ nat::Rules Dataplane::nat_rules() const {
   return nat_rules_ ? *nat_rules_ : nat::Rules{};
 }
 
-std::vector<nat::SessionView> Dataplane::nat_sessions() {
+std::vector<nat::SessionView> Dataplane::nat_sessions(unsigned* missing) {
   std::vector<nat::SessionView> out;
+  if (missing != nullptr) *missing = 0;
   const bool live = running_.load();
   for (auto& w : workers_) {
     if (!w->nat) continue;
@@ -111,7 +112,10 @@ std::vector<nat::SessionView> Dataplane::nat_sessions() {
     while (w->nat_copy_done.load(std::memory_order_acquire) != req &&
            std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::microseconds(200));
-    if (w->nat_copy_done.load(std::memory_order_acquire) != req) continue;  // stuck worker
+    if (w->nat_copy_done.load(std::memory_order_acquire) != req) {  // a stuck worker
+      if (missing != nullptr) ++*missing;
+      continue;
+    }
     out.insert(out.end(), w->nat_copy.begin(), w->nat_copy.end());
   }
   return out;
