@@ -46,8 +46,8 @@ int worker_main(void* arg) {
   rte_rcu_qsbr_thread_register(g_qsbr, w->index);
   rte_rcu_qsbr_thread_online(g_qsbr, w->index);
   while (g_running->load(std::memory_order_relaxed)) {
+    nat_worker_turn(*w);  // first: the NAT clock is set before the first walk files anything
     rte_graph_walk(w->graph);
-    nat_worker_turn(*w);
     rte_rcu_qsbr_quiescent(g_qsbr, w->index);
   }
   rte_rcu_qsbr_thread_offline(g_qsbr, w->index);
@@ -256,8 +256,8 @@ void Dataplane::poll(unsigned w) {
     poll_registered_[w] = true;
   }
   rte_rcu_qsbr_thread_online(qsbr_, w);
-  rte_graph_walk(workers_[w]->graph);
   nat_worker_turn(*workers_[w]);
+  rte_graph_walk(workers_[w]->graph);
   rte_rcu_qsbr_quiescent(qsbr_, w);
   rte_rcu_qsbr_thread_offline(qsbr_, w);
 }

@@ -41,15 +41,11 @@ uint16_t nat_pre(rte_graph* graph, rte_node* node, void** objs, uint16_t n) {
   WorkerContext& w = worker_of(node);
   const nat::Rules* rules = w.nat_rules->load(std::memory_order_acquire);
   if (rules == nullptr) {
-    // No NAT: on as they came (a packet handed over before the rules went is let go too).
-    for (uint16_t i = 0; i < n; ++i) meta(static_cast<rte_mbuf*>(objs[i])).nat_flags = 0;
+    // No NAT: on as they came (nat-post and icmp-error find no kNatMatched/DestRewritten bit,
+    // which only nat-pre sets on a packet port-rx cleared).
     rte_node_next_stream_move(graph, node, kLookup);
     return n;
   }
-  // The clock is set between walks (nat_worker_turn): before the first turn it is still 0, and
-  // a session or fragment filed then would carry a deadline from the epoch, overdue as soon as
-  // the clock is read (a new session shown 300 s idle, a datagram's later fragments untracked).
-  if (w.nat_next_tick == 0) nat_worker_turn(w);
   nat::Engine& e = *w.nat;
   e.set_rules(rules);
   const unsigned workers = static_cast<unsigned>(w.nat_peers.size());

@@ -113,8 +113,8 @@ struct WorkerContext {
   std::vector<nat::SessionView> nat_copy;
 };
 
-// NAT housekeeping between two graph walks (nat_service.cpp): expiry about four times a
-// second, and the copy of the sessions the CLI asked for.
+// NAT housekeeping before each graph walk (nat_service.cpp): the clock and expiry about four
+// times a second, and the copy of the sessions the CLI asked for.
 void nat_worker_turn(WorkerContext& w);
 
 inline WorkerContext& worker_of(const rte_node* node) {

@@ -404,9 +404,10 @@ Verdict Engine::pre(uint8_t* ip, size_t len, uint16_t rx_port, uint32_t now, Mat
   }
 
   bool orig = true;
-  uint32_t id = table_.find_inside(k);
+  const uint64_t h = hash(k);
+  uint32_t id = table_.find_inside(k, h);
   if (id == SessionTable::kNone) {
-    id = table_.find_outside(k);
+    id = table_.find_outside(k, h);
     orig = false;
   }
   if (id != SessionTable::kNone) {
@@ -526,9 +527,10 @@ Verdict Engine::icmp_error(uint8_t* ip, size_t len) {
     rev.dport = rd16(ql4);
   }
   bool about_orig = true;  // the quote is an orig-direction packet, as the router sent it
-  uint32_t id = table_.find_outside(rev);
+  const uint64_t h = hash(rev);
+  uint32_t id = table_.find_outside(rev, h);
   if (id == SessionTable::kNone) {
-    id = table_.find_inside(rev);
+    id = table_.find_inside(rev, h);
     about_orig = false;
   }
   if (id == SessionTable::kNone) return Verdict::kPass;

@@ -28,9 +28,8 @@ size_t SessionTable::bytes() const {
                                                                out_index_.size() + wheel_.size());
 }
 
-uint32_t SessionTable::find(const std::vector<uint32_t>& index, const FlowKey& k,
+uint32_t SessionTable::find(const std::vector<uint32_t>& index, const FlowKey& k, uint64_t h,
                             bool inside) const {
-  const uint64_t h = hash(k);
   const uint32_t tag = tag_of(h);
   for (uint64_t i = h & index_mask_;; i = (i + 1) & index_mask_) {
     const uint32_t e = index[i];

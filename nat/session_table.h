@@ -67,8 +67,13 @@ class SessionTable {
   // A new session expiring at `deadline`. kNone when the table is full or either key is
   // already a session's (the caller counts which).
   uint32_t insert(const FlowKey& inside, const FlowKey& outside, uint32_t deadline);
-  uint32_t find_inside(const FlowKey& k) const { return find(in_index_, k, true); }
-  uint32_t find_outside(const FlowKey& k) const { return find(out_index_, k, false); }
+  uint32_t find_inside(const FlowKey& k) const { return find(in_index_, k, hash(k), true); }
+  uint32_t find_outside(const FlowKey& k) const { return find(out_index_, k, hash(k), false); }
+  // The same with hash(k) computed once by the caller, who looks in both.
+  uint32_t find_inside(const FlowKey& k, uint64_t h) const { return find(in_index_, k, h, true); }
+  uint32_t find_outside(const FlowKey& k, uint64_t h) const {
+    return find(out_index_, k, h, false);
+  }
   Session& at(uint32_t id) { return sessions_[id]; }
   const Session& at(uint32_t id) const { return sessions_[id]; }
   // A packet of the session moves its deadline. Later (the usual case) costs a store: the wheel
@@ -107,7 +112,8 @@ class SessionTable {
   size_t bytes() const;  // memory held: sessions, indexes, wheel
 
  private:
-  uint32_t find(const std::vector<uint32_t>& index, const FlowKey& k, bool inside) const;
+  uint32_t find(const std::vector<uint32_t>& index, const FlowKey& k, uint64_t h,
+                bool inside) const;
   void index_insert(std::vector<uint32_t>& index, const FlowKey& k, uint32_t id);
   void index_erase(std::vector<uint32_t>& index, const FlowKey& k, bool inside);
   static uint32_t tag_of(uint64_t h) { return static_cast<uint32_t>(h >> 56) << 24; }
