@@ -39,6 +39,7 @@
 #include "lpm/ipv4.h"
 #include "lpm/route_file.h"
 #include "lpm/route_table.h"
+#include "perf/splitmix.h"
 
 namespace {
 
@@ -56,22 +57,7 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-// splitmix64: a tiny generator whose output is fixed by its definition, unlike the standard
-// library's distributions, so the keys are identical on every machine and compiler.
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : s_(seed) {}
-  uint64_t next() {
-    uint64_t z = (s_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  uint32_t below(uint32_t n) { return uint32_t(((next() >> 32) * n) >> 32); }
-
- private:
-  uint64_t s_;
-};
+using sluice::perf::Rng;  // perf/splitmix.h
 
 struct Options {
   std::string table;

@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "nat/nat_engine.h"
+#include "perf/splitmix.h"
 
 namespace {
 
@@ -67,21 +68,7 @@ double calibrate_tsc() {
   return double(c1 - c0) / std::chrono::duration<double>(t1 - t0).count();
 }
 
-// splitmix64: the same numbers on every machine and compiler.
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : s_(seed) {}
-  uint64_t next() {
-    uint64_t z = (s_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  uint32_t below(uint32_t n) { return uint32_t(((next() >> 32) * n) >> 32); }
-
- private:
-  uint64_t s_;
-};
+using sluice::perf::Rng;  // perf/splitmix.h
 
 void put16(uint8_t* p, uint16_t v) {
   p[0] = uint8_t(v >> 8);

@@ -277,8 +277,9 @@ void PacketTest::expect(uint16_t port, const Frame& in,
   expect_drops(drops);
 }
 
-void PacketTest::expect_sent(const std::vector<std::pair<uint16_t, Frame>>& out) {
-  const auto got = r().received_all();
+std::vector<std::vector<Bytes>> PacketTest::expect_sent(
+    const std::vector<std::pair<uint16_t, Frame>>& out) {
+  auto got = r().received_all();
   for (uint16_t p = 0; p < kPorts; ++p) {
     std::vector<Bytes> want;
     for (const auto& [port, f] : out)
@@ -289,6 +290,7 @@ void PacketTest::expect_sent(const std::vector<std::pair<uint16_t, Frame>>& out)
     for (size_t i = want.size(); i < got[p].size(); ++i)
       ADD_FAILURE() << "unexpected frame " << i << " on p" << p << ":\n" << hex_dump(got[p][i]);
   }
+  return got;
 }
 
 void PacketTest::expect_drops(const std::map<std::string, uint64_t>& drops) {

@@ -132,8 +132,9 @@ class PacketTest : public ::testing::Test {
   // that exactly the drop counters `drops` rose. Returns false (with failures recorded) if not.
   void expect(uint16_t port, const Frame& in, const std::vector<std::pair<uint16_t, Frame>>& out,
               const std::map<std::string, uint64_t>& drops = {});
-  // Checks what the router sent since the last check against `out` (per port, in order).
-  void expect_sent(const std::vector<std::pair<uint16_t, Frame>>& out);
+  // Checks what the router sent since the last check against `out` (per port, in order), and
+  // returns it (per port).
+  std::vector<std::vector<Bytes>> expect_sent(const std::vector<std::pair<uint16_t, Frame>>& out);
   void expect_drops(const std::map<std::string, uint64_t>& drops);
 
  private:

@@ -159,19 +159,10 @@ class NatTest : public PacketTest {
     check_sent(out);
     expect_drops(drops);
   }
+  // expect_sent(), keeping every frame for the pcap.
   void check_sent(const std::vector<std::pair<uint16_t, Frame>>& out) {
-    const auto got = r().received_all();
-    for (uint16_t p = 0; p < kPorts; ++p) {
-      std::vector<Bytes> want;
-      for (const auto& [port, f] : out)
-        if (port == p) want.push_back(f.bytes());
-      EXPECT_EQ(got[p].size(), want.size()) << "frames sent on p" << p;
-      for (size_t i = 0; i < std::min(want.size(), got[p].size()); ++i)
-        EXPECT_TRUE(SameFrame(want[i], got[p][i])) << "frame " << i << " on p" << p;
-      for (size_t i = want.size(); i < got[p].size(); ++i)
-        ADD_FAILURE() << "unexpected frame " << i << " on p" << p << ":\n" << hex_dump(got[p][i]);
-      captured_.insert(captured_.end(), got[p].begin(), got[p].end());
-    }
+    for (const std::vector<Bytes>& port : expect_sent(out))
+      captured_.insert(captured_.end(), port.begin(), port.end());
   }
 
   // The session whose orig tuple is `orig`; fails the test (and returns nullopt) if none.
