@@ -970,6 +970,62 @@ def write_markdown(path, doc):
         f.write("\n".join(L) + "\n")
 
 
+# ---- shared by the benchmarks built on Bench (forward, nat) ----
+
+def record_provenance(b, sluiced):
+    """The sluiced binary's hash and the checkout's commit, in b.setup_info."""
+    with open(sluiced, "rb") as f:
+        b.setup_info["sluiced_sha256"] = hashlib.sha256(f.read()).hexdigest()
+    b.setup_info["sluiced_mtime_utc"] = datetime.fromtimestamp(
+        os.path.getmtime(sluiced), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    head = run(["git", "-C", root, "rev-parse", "HEAD"], check=False).stdout.strip()
+    dirty = run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"],
+                check=False).stdout.strip()
+    b.setup_info["git"] = head + (" (with uncommitted changes)" if dirty else "")
+
+
+def run_trials(b, body, notes):
+    """Runs body() (setup and trials), turning an interrupt or an error into an exit status and
+    a note, and always cleans the topology up. Returns the status (0, 1 or 130)."""
+    status = 0
+    try:
+        body()
+    except Interrupted as e:
+        log(f"interrupted ({e}); cleaning up")
+        status = 130
+    except (RuntimeError, subprocess.CalledProcessError, OSError) as e:
+        msg = e.stderr if isinstance(e, subprocess.CalledProcessError) else str(e)
+        log(f"error: {' '.join(e.cmd) if isinstance(e, subprocess.CalledProcessError) else ''} {msg}")
+        notes.append(f"run aborted: {str(msg).strip()[:2000]}")
+        status = 1
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        b.cleanup()
+    return status
+
+
+def machine_info():
+    """(CPU model, dpdk-dev version)."""
+    dpdk = run(["dpkg-query", "-W", "-f", "${Version}", "dpdk-dev"], check=False).stdout or "?"
+    with open("/proc/cpuinfo") as f:
+        model = re.search(r"^model name\s*:\s*(.*)$", f.read(), re.M).group(1)
+    return model, dpdk
+
+
+def common_trial_notes(t, label):
+    """The notes every benchmark makes of a trial: contention kept, router exit status."""
+    out = []
+    if t.get("contended"):
+        out.append(f"{label} kept although {t['contended'][len('contended: '):]} "
+                   "(every attempt was contended)")
+    if t.get("router_exit_status") not in (None, 0):
+        out.append(f"{t['mode']} trial {t['repetition'] + 1}: router exited with status "
+                   f"{t['router_exit_status']}")
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--table", required=True)
@@ -1032,18 +1088,10 @@ def main():
     signal.signal(signal.SIGINT, on_signal)
     started = datetime.now(timezone.utc)
     b = Bench(a)
-    with open(a.sluiced, "rb") as f:
-        b.setup_info["sluiced_sha256"] = hashlib.sha256(f.read()).hexdigest()
-    b.setup_info["sluiced_mtime_utc"] = datetime.fromtimestamp(
-        os.path.getmtime(a.sluiced), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    head = run(["git", "-C", root, "rev-parse", "HEAD"], check=False).stdout.strip()
-    dirty = run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"],
-                check=False).stdout.strip()
-    b.setup_info["git"] = head + (" (with uncommitted changes)" if dirty else "")
-    status = 0
+    record_provenance(b, a.sluiced)
     notes = []
-    try:
+
+    def body():
         prefixes = read_table(a.table)
         log(f"table {a.table}: {len(prefixes)} IPv4 prefixes, {a.gateways} gateways")
         b.setup()
@@ -1055,18 +1103,7 @@ def main():
             for tr in a.traffic:
                 for m in a.modes:
                     b.trial(m, rep, tr)
-    except Interrupted as e:
-        log(f"interrupted ({e}); cleaning up")
-        status = 130
-    except (RuntimeError, subprocess.CalledProcessError, OSError) as e:
-        msg = e.stderr if isinstance(e, subprocess.CalledProcessError) else str(e)
-        log(f"error: {' '.join(e.cmd) if isinstance(e, subprocess.CalledProcessError) else ''} {msg}")
-        notes.append(f"run aborted: {msg.strip()[:2000]}")
-        status = 1
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        b.cleanup()
+    status = run_trials(b, body, notes)
     if not b.trials:
         return status or 1
 
@@ -1085,12 +1122,8 @@ def main():
             notes.append(f"{t['mode']} trial {t['repetition'] + 1} ({t['traffic']}): delivered "
                          f"{t['delivered_pps']:.0f} pps of {t['offered_pps']:.0f} offered: the router "
                          "all but stopped forwarding (see the trial's router output in the JSON)")
-        if t.get("contended"):
-            notes.append(f"{t['mode']} trial {t['repetition'] + 1} ({t['traffic']}) kept although "
-                         f"{t['contended'][len('contended: '):]} (every attempt was contended)")
-        if t.get("router_exit_status") not in (None, 0):
-            notes.append(f"{t['mode']} trial {t['repetition'] + 1}: router exited with status "
-                         f"{t['router_exit_status']}")
+        notes += common_trial_notes(
+            t, f"{t['mode']} trial {t['repetition'] + 1} ({t['traffic']})")
     for t in b.trials:
         if t["mode"] == "sluice" and t["cycles_per_packet"].get("graph_source", "").startswith("sluiced's"):
             notes.append("sluice graph cycles come from sluiced's exit summary (whole run): "
@@ -1112,9 +1145,7 @@ def main():
     ratios = []
     for i, tr in enumerate(traffics):
         ratios += ratio_lines(s[tr], "" if i == 0 else f"-{tr}")
-    dpdk = run(["dpkg-query", "-W", "-f", "${Version}", "dpdk-dev"], check=False).stdout or "?"
-    with open("/proc/cpuinfo") as f:
-        model = re.search(r"^model name\s*:\s*(.*)$", f.read(), re.M).group(1)
+    model, dpdk = machine_info()
     doc = {
         "benchmark": "forward",
         "started_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),

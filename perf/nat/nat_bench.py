@@ -14,13 +14,10 @@ Standard library only; run as root (scripts/bench nat installs what is missing).
 """
 
 import argparse
-import hashlib
 import json
 import os
 import platform
-import re
 import signal
-import subprocess
 import sys
 from datetime import datetime, timezone
 
@@ -327,31 +324,15 @@ def main():
     with open("/proc/loadavg") as f:
         loadavg_start = " ".join(f.read().split()[:3])
     b = NatBench(a)
-    with open(a.sluiced, "rb") as f:
-        b.setup_info["sluiced_sha256"] = hashlib.sha256(f.read()).hexdigest()
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    head = fb.run(["git", "-C", root, "rev-parse", "HEAD"], check=False).stdout.strip()
-    dirty = fb.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"],
-                   check=False).stdout.strip()
-    b.setup_info["git"] = head + (" (with uncommitted changes)" if dirty else "")
-    status, notes = 0, []
-    try:
+    fb.record_provenance(b, a.sluiced)
+    notes = []
+
+    def body():
         b.setup()
         for rep in range(a.repetitions):
             for m in a.modes:
                 b.trial(m, rep, "flows")
-    except fb.Interrupted as e:
-        log(f"interrupted ({e}); cleaning up")
-        status = 130
-    except (RuntimeError, subprocess.CalledProcessError, OSError) as e:
-        msg = e.stderr if isinstance(e, subprocess.CalledProcessError) else str(e)
-        log(f"error: {' '.join(e.cmd) if isinstance(e, subprocess.CalledProcessError) else ''} {msg}")
-        notes.append(f"run aborted: {str(msg).strip()[:2000]}")
-        status = 1
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        b.cleanup()
+    status = fb.run_trials(b, body, notes)
     if not b.trials:
         return status or 1
 
@@ -373,21 +354,14 @@ def main():
             if natp is not None and natp < 0.9 * t["delivered_pps"] * t["seconds"]:
                 notes.append(f"sluice-nat trial {t['repetition'] + 1}: nat-post saw {natp} packets, "
                              f"fewer than delivered")
-        if t.get("contended"):
-            notes.append(f"{t['mode']} trial {t['repetition'] + 1} kept although "
-                         f"{t['contended'][len('contended: '):]} (every attempt was contended)")
-        if t.get("router_exit_status") not in (None, 0):
-            notes.append(f"{t['mode']} trial {t['repetition'] + 1}: router exited with status "
-                         f"{t['router_exit_status']}")
+        notes += fb.common_trial_notes(t, f"{t['mode']} trial {t['repetition'] + 1}")
     method = METHOD.format(flows=a.flows, dest=DEST, inside=INSIDE, gcpu=a.gen_cpu, rcpu=a.router_cpu,
                            gnice=a.gen_nice, rnice=a.router_nice, idle=a.idle_seconds, warm=a.warmup,
                            secs=a.seconds, mhz=a.tsc_hz / 1e6,
                            sink=("an XDP program on s0 drops IPv4 frames on arrival (counted first)"
                                  if a.sink_drop else "the sink's kernel drops the frames"))
     ratios = ratio_lines(s)
-    dpdk = fb.run(["dpkg-query", "-W", "-f", "${Version}", "dpdk-dev"], check=False).stdout or "?"
-    with open("/proc/cpuinfo") as f:
-        model = re.search(r"^model name\s*:\s*(.*)$", f.read(), re.M).group(1)
+    model, dpdk = fb.machine_info()
     doc = {
         "benchmark": "nat",
         "started_utc": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
