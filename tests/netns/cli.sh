@@ -30,16 +30,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 topo_up
 
-failed=0
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $*"; failed=$((failed + 1)); }
-check() {  # check STATUS DESCRIPTION [DETAIL...]
-  local st="$1" what="$2"
-  shift 2
-  if [ "$st" -eq 0 ]; then ok "$what"; else not_ok "$what"; fi
-  [ "$st" -eq 0 ] || printf '%s\n' "$@" | sed -e '/^$/d' -e 's/^/#   /'
-}
+# TAP: check/ok/not_ok from lib.sh.
 
 # run SOCKET ARGS...: sets $out (stdout), $err (stderr) and $st (exit status).
 run() {

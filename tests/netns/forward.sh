@@ -31,20 +31,8 @@ netns_require || exit $?
 topo_trap
 topo_up
 
-failed=0
-start_ms="$(date +%s%3N)"
-at() {  # seconds since the start, to see where a slow run spends its time
-  local ms=$(($(date +%s%3N) - start_ms))
-  printf '(at %d.%d s)' $((ms / 1000)) $((ms % 1000 / 100))
-}
-ok() { echo "ok - $mode: $* $(at)"; }
-not_ok() { echo "not ok - $mode: $* $(at)"; failed=$((failed + 1)); }
-check() {  # check STATUS DESCRIPTION [DETAIL...]: details are printed when STATUS is not 0
-  local st="$1" what="$2"
-  shift 2
-  if [ "$st" -eq 0 ]; then ok "$what"; else not_ok "$what"; fi
-  [ "$st" -eq 0 ] || printf '%s\n' "$@" | sed -e '/^$/d' -e 's/^/#   /'
-}
+SL_TAP_PREFIX="$mode: "  # TAP: check/ok/not_ok from lib.sh
+SL_TAP_CLOCK=1
 result() { echo "RESULT $1 $2"; }
 # num VALUE: VALUE when it is a number, else -1 (a missing counter fails the comparisons).
 num() { [[ "$1" =~ ^[0-9]+$ ]] && echo "$1" || echo -1; }

@@ -39,6 +39,39 @@ in_sink() { ip netns exec "$SINK" "$@"; }
 
 sl_log() { printf '# %s\n' "$*" >&2; }
 
+# TAP output of the netns tests. `check STATUS DESCRIPTION [DETAIL...]` prints "ok N - ..." or
+# "not ok N - ..." and, when STATUS is not 0, the details as comments. SL_TAP_PREFIX goes before
+# every description (e.g. "kernel: "); with SL_TAP_CLOCK=1 each line ends with the seconds since
+# the script sourced this file. `n` counts the checks, `failed` the failures.
+n=0
+failed=0
+SL_TAP_PREFIX=""
+SL_TAP_CLOCK=0
+sl_start_ms="$(date +%s%3N)"
+at() {  # seconds since the start, to see where a slow run spends its time
+  local ms=$(($(date +%s%3N) - sl_start_ms))
+  printf '(at %d.%d s)' $((ms / 1000)) $((ms % 1000 / 100))
+}
+tap_line() {  # tap_line "ok"|"not ok" DESCRIPTION
+  n=$((n + 1))
+  if [ "$SL_TAP_CLOCK" = 1 ]; then
+    echo "$1 $n - $SL_TAP_PREFIX$2 $(at)"
+  else
+    echo "$1 $n - $SL_TAP_PREFIX$2"
+  fi
+}
+ok() { tap_line ok "$*"; }
+not_ok() {
+  tap_line "not ok" "$*"
+  failed=$((failed + 1))
+}
+check() {  # check STATUS DESCRIPTION [DETAIL...]
+  local st="$1" what="$2"
+  shift 2
+  if [ "$st" -eq 0 ]; then ok "$what"; else not_ok "$what"; fi
+  [ "$st" -eq 0 ] || printf '%s\n' "$@" | sed -e '/^$/d' -e 's/^/#   /'
+}
+
 # netns_require [TOOL...]: returns 77 (meson's skip code), with the reason on stdout, when this
 # machine cannot run the tests (not root, a tool missing, no network namespaces). TOOLs are
 # needed besides the common ones. Use as `netns_require || exit $?`.
@@ -89,7 +122,8 @@ topo_reap() {
   done
 }
 
-topo_up() {
+# The namespaces of SL_NAMESPACES, each with lo up and IPv6 off, and the run's temp dir.
+namespaces_up() {
   topo_reap
   SL_TMP="$(mktemp -d "/tmp/sl-netns-$SL_ID.XXXXXX")"
   local ns
@@ -100,6 +134,10 @@ topo_up() {
     ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
       net.ipv6.conf.default.disable_ipv6=1
   done
+}
+
+topo_up() {
+  namespaces_up
   # Each pair is created inside rtr with its peer placed straight into gen or sink.
   # SL_QUEUES: queues per veth. DPDK 22.11's af_xdp driver binds only queue 0 of a veth (it
   # counts combined channels, which veth lacks), so frames that land on other queues bypass
@@ -180,15 +218,7 @@ in_far() { ip netns exec "$FAR" "$@"; }
 topo_nat_up() {
   SL_NAMESPACES=("$LAN1" "$LAN2" "$RTR" "$WAN" "$FAR")
   SL_PORTS=(r0 r1 r2)
-  topo_reap
-  SL_TMP="$(mktemp -d "/tmp/sl-netns-$SL_ID.XXXXXX")"
-  local ns
-  for ns in "${SL_NAMESPACES[@]}"; do
-    ip netns add "$ns"
-    ip -n "$ns" link set lo up
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
-      net.ipv6.conf.default.disable_ipv6=1
-  done
+  namespaces_up
   ip -n "$RTR" link add r0 type veth peer name l0 netns "$LAN1"
   ip -n "$RTR" link add r2 type veth peer name l0 netns "$LAN2"
   ip -n "$RTR" link add r1 type veth peer name w0 netns "$WAN"

@@ -24,16 +24,7 @@ netns_require || exit $?
 topo_trap
 topo_up
 
-failed=0
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $*"; failed=$((failed + 1)); }
-check() {  # check STATUS DESCRIPTION [DETAIL...]
-  local st="$1" what="$2"
-  shift 2
-  if [ "$st" -eq 0 ]; then ok "$what"; else not_ok "$what"; fi
-  [ "$st" -eq 0 ] || printf '%s\n' "$@" | sed -e '/^$/d' -e 's/^/#   /'
-}
+# TAP: check/ok/not_ok from lib.sh.
 
 # Destinations behind the sink: two gateways (the sink's 10.2.0.2 and 10.2.0.3) and addresses
 # on its loopback inside the prefixes the tests route.

@@ -53,21 +53,8 @@ netns_require "${tools[@]}" || exit $?
 topo_trap
 topo_nat_up
 
-failed=0
-n=0
-start_ms="$(date +%s%3N)"
-at() {
-  local ms=$(($(date +%s%3N) - start_ms))
-  printf '(at %d.%d s)' $((ms / 1000)) $((ms % 1000 / 100))
-}
-ok() { n=$((n + 1)); echo "ok $n - $mode: $* $(at)"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $mode: $* $(at)"; failed=$((failed + 1)); }
-check() {  # check STATUS DESCRIPTION [DETAIL...]: details are printed when STATUS is not 0
-  local st="$1" what="$2"
-  shift 2
-  if [ "$st" -eq 0 ]; then ok "$what"; else not_ok "$what"; fi
-  [ "$st" -eq 0 ] || printf '%s\n' "$@" | sed -e '/^$/d' -e 's/^/#   /'
-}
+SL_TAP_PREFIX="$mode: "  # TAP: check/ok/not_ok from lib.sh
+SL_TAP_CLOCK=1
 num() { [[ "$1" =~ ^[0-9]+$ ]] && echo "$1" || echo -1; }
 
 WAN_PAGE="sluice-nat: the outside web server (wan)"

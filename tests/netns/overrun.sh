@@ -34,21 +34,10 @@ netns_require || exit $?
 topo_trap
 topo_up
 
-failed=0
-n=0
-t_start="$(date +%s%3N)"
-at() { local ms=$(($(date +%s%3N) - t_start)); printf '(at %d.%d s)' $((ms / 1000)) $((ms % 1000 / 100)); }
-ok() { n=$((n + 1)); echo "ok $n - $* $(at)"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $* $(at)"; failed=$((failed + 1)); }
-check() {  # check STATUS DESCRIPTION [DETAIL...]: details are printed when STATUS is not 0
-  local st="$1" what="$2"
-  shift 2
-  if [ "$st" -eq 0 ]; then ok "$what"; else not_ok "$what"; fi
-  [ "$st" -eq 0 ] || printf '%s\n' "$@" | sed -e '/^$/d' -e 's/^/#   /'
-}
+SL_TAP_CLOCK=1  # TAP: check/ok/not_ok from lib.sh
 finish() {
   echo "1..$n"
-  echo "# $failed check(s) failed, $(($(date +%s) - t_start / 1000)) s"
+  echo "# $failed check(s) failed, $(($(date +%s) - sl_start_ms / 1000)) s"
   [ "$failed" -eq 0 ]
   exit $?
 }
