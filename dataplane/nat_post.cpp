@@ -51,16 +51,17 @@ uint16_t nat_post(rte_graph* graph, rte_node* node, void** objs, uint16_t n) {
     }
     auto* ip = rte_pktmbuf_mtod(m, uint8_t*);
     const uint16_t port = NextHopWord(pm.next_hop_word).port();
-    uint32_t out_addr = 0;
-    if (match.session == nat::SessionTable::kNone) {
-      // Only a new session needs the address (one lookup per new connection).
-      if (rules->find_masquerade(rte_be_to_cpu_32(rte_pktmbuf_mtod(m, rte_ipv4_hdr*)->src_addr),
-                                 port) == nullptr)
-        return on;
+    nat::Verdict v;
+    if (match.session != nat::SessionTable::kNone) {
+      v = e.post(ip, m->data_len, port, 0, now, match);
+    } else {
+      // A new connection: the rule first, then the address (one lookup per new connection).
       const auto* hdr = rte_pktmbuf_mtod(m, const rte_ipv4_hdr*);
-      out_addr = w.fs->source_for(port, Ipv4Addr::from_be(hdr->dst_addr)).host();
+      if (rules->find_masquerade(rte_be_to_cpu_32(hdr->src_addr), port) == nullptr) return on;
+      const uint32_t out_addr = w.fs->source_for(port, Ipv4Addr::from_be(hdr->dst_addr)).host();
+      v = e.masquerade(ip, m->data_len, port, out_addr, now);
     }
-    switch (e.post(ip, m->data_len, port, out_addr, now, match)) {
+    switch (v) {
       case nat::Verdict::kPass:
       case nat::Verdict::kTranslated: return on;
       case nat::Verdict::kFiltered: return kRstWithoutSession;

@@ -565,9 +565,12 @@ Verdict Engine::post(uint8_t* ip, size_t len, uint16_t out_port, uint32_t out_ad
     }
     return Verdict::kTranslated;
   }
-  const uint32_t src = rd32(ip + 12);
-  const MasqueradeRule* rule = rules->find_masquerade(src, out_port);
-  if (rule == nullptr) return Verdict::kPass;
+  if (rules->find_masquerade(rd32(ip + 12), out_port) == nullptr) return Verdict::kPass;
+  return masquerade(ip, len, out_port, out_addr, now);
+}
+
+Verdict Engine::masquerade(uint8_t* ip, size_t len, uint16_t out_port, uint32_t out_addr,
+                           uint32_t now) {
   Packet p;
   if (!parse(ip, len, &p)) return Verdict::kTruncated;
   // From here on the packet would leave with an inside source: it is translated or dropped.

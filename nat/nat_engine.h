@@ -125,6 +125,10 @@ class Engine {
   // or creates a masquerade session.
   Verdict post(uint8_t* ip, size_t len, uint16_t out_port, uint32_t out_addr, uint32_t now,
                const Match& m);
+  // What post() does for a packet pre() matched to no session once a masquerade rule for
+  // (source, out_port) is known to match: opens the session, or says why not. For a caller
+  // that looked the rule up itself (the node, which needs the address only then).
+  Verdict masquerade(uint8_t* ip, size_t len, uint16_t out_port, uint32_t out_addr, uint32_t now);
   // Undoes pre()'s destination rewrite on a packet the router refuses to forward, so that the
   // ICMP error it sends quotes the packet as it arrived.
   void restore_destination(uint8_t* ip, size_t len, const Match& m) const;

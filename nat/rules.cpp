@@ -38,7 +38,7 @@ const MasqueradeRule* Rules::find_masquerade(uint32_t src, uint16_t out_port) co
 
 bool Rules::is_inside(uint32_t src) const {
   for (const MasqueradeRule& r : masquerade)
-    if (r.len == 0 || ((src ^ r.prefix) >> (32 - r.len)) == 0) return true;
+    if (r.matches(src, r.out_port)) return true;  // its prefix, whatever the port
   return false;
 }
 
