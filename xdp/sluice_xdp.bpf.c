@@ -26,7 +26,31 @@
  * outgoing connection whose ephemeral port NAT allocated too) loses the packets to that port
  * while the claim lasts: they go to sluice. Keeping NAT's port range apart from the kernel's
  * (net.ipv4.ip_local_port_range) avoids it. The other cost: non-first fragments of the kernel's
- * own datagrams to a NAT address reach sluice, not the kernel. */
+ * own datagrams to a NAT address reach sluice, not the kernel.
+ *
+ * Bridge members (sluice_config SLUICE_XDP_CONFIG_BRIDGED; without it none of this applies).
+ * A port in a sluice bridge carries bridged traffic besides the host's; sluice_br_local holds
+ * the bridge's "local" MACs (the bridge device's and its members'). In order:
+ *   1. a frame too short for its Ethernet header goes to the kernel, as on any port;
+ *   2. unicast to a MAC not in sluice_br_local, whatever its EtherType, tagged or not, is
+ *      bridged traffic: the fast path switches it, the kernel never sees it;
+ *   3. unicast to a local MAC is the host's, to route or deliver: the rules below as on an
+ *      unbridged port (host address -> kernel unless NAT claims it, transit IPv4 -> fast path,
+ *      ARP per ARP_TO_KERNEL, tagged -> kernel, everything else -> kernel);
+ *   4. a group destination (multicast or broadcast) on a static sluice bridge (no
+ *      BRIDGE_KERNEL: no kernel bridge exists to flood anything) goes to the fast path, which
+ *      floods it and delivers the host's copy itself;
+ *   5. a group destination on a bridge that mirrors a Linux bridge (BRIDGE_KERNEL): ARP,
+ *      untagged or under one 802.1Q tag, whose target is a host address (sluice_local) goes to
+ *      the kernel, whose bridge answers and floods it exactly as Linux does; other such ARP
+ *      goes to the fast path, which floods it;
+ *      everything else (IPv4 multicast and broadcast, IPv6, STP, LLDP, DHCP, ...) goes to the
+ *      kernel: its bridge floods it and the host gets its own copy, so a DHCP server or IPv6
+ *      on the bridge device keep working. sluice cannot hand the kernel a copy as if received
+ *      on the bridge, and flooding in both places would duplicate frames: each frame has
+ *      exactly one owner.
+ * Fail-open holds here too: with no socket bound, every redirect above becomes XDP_PASS and
+ * the kernel bridge forwards everything. */
 #include "sluice_xdp.h"
 
 #include <bpf/bpf_endian.h>
@@ -73,10 +97,31 @@ struct {
   __type(value, __u64);
 } sluice_nat_ports SEC(".maps");
 
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, SLUICE_XDP_BRIDGE_LOCAL_MAX);
+  __type(key, struct sluice_xdp_bridge_local_key);
+  __type(value, sluice_xdp_bridge_local_value);
+} sluice_br_local SEC(".maps");
+
 /* One 802.1Q / 802.1ad tag, after the source MAC (no uapi header has it). */
 struct sluice_vlan_hdr {
   __be16 tci;
   __be16 encapsulated_proto;
+};
+
+/* ARP for IPv4 over Ethernet (RFC 826), 28 bytes; the addresses are bytes, the protocol ones
+ * unaligned. <linux/if_arp.h> stops at the fixed part. */
+struct sluice_arp_ipv4 {
+  __be16 htype;
+  __be16 ptype;
+  __u8 hlen;
+  __u8 plen;
+  __be16 oper;
+  __u8 sha[6];
+  __u8 spa[4];
+  __u8 tha[6];
+  __u8 tpa[4];
 };
 
 /* The ICMP echo header (RFC 792). <linux/icmp.h> pulls in libc's <sys/socket.h>, which does
@@ -184,6 +229,50 @@ static __always_inline int nat_reason(const struct iphdr* ip, void* l4, void* en
   return -1;
 }
 
+/* Whether l3 holds ARP for IPv4 whose target protocol address is a host address. ARP cut
+ * short or for another protocol is not: sluice's ARP handling has the last word on it. */
+static __always_inline int arp_for_host(const void* l3, const void* end) {
+  const struct sluice_arp_ipv4* arp = l3;
+  __be32 target;
+
+  if ((const void*)(arp + 1) > end || arp->ptype != bpf_htons(ETH_P_IP) || arp->hlen != ETH_ALEN ||
+      arp->plen != 4)
+    return 0;
+  __builtin_memcpy(&target, arp->tpa, sizeof(target));
+  return bpf_map_lookup_elem(&sluice_local, &target) != 0;
+}
+
+/* The bridge rules 2, 4 and 5 (see the top) for a member port: the verdict, or -1 for a
+ * unicast frame to a local MAC, which the router rules decide (rule 3). */
+static __always_inline int bridge_verdict(struct xdp_md* ctx, const struct ethhdr* eth,
+                                          const void* end, __u32 config) {
+  if (!(eth->h_dest[0] & 1)) {
+    struct sluice_xdp_bridge_local_key key = {};
+
+    __builtin_memcpy(key.mac, eth->h_dest, ETH_ALEN);
+    if (bpf_map_lookup_elem(&sluice_br_local, &key)) return -1;
+    return to_fastpath(ctx, SLUICE_XDP_TO_FASTPATH_BRIDGED);
+  }
+  if (!(config & SLUICE_XDP_CONFIG_BRIDGE_KERNEL))
+    return to_fastpath(ctx, SLUICE_XDP_TO_FASTPATH_BRIDGE_GROUP);
+
+  /* ARP is looked for untagged and under one 802.1Q tag (the bridge's VLANs); a frame ending
+   * inside that tag is a runt as on any port. */
+  __be16 type = eth->h_proto;
+  const void* l3 = eth + 1;
+
+  if (type == bpf_htons(ETH_P_8021Q)) {
+    const struct sluice_vlan_hdr* vlan = l3;
+
+    if ((const void*)(vlan + 1) > end) return to_kernel(SLUICE_XDP_TO_KERNEL_RUNT);
+    type = vlan->encapsulated_proto;
+    l3 = vlan + 1;
+  }
+  if (type == bpf_htons(ETH_P_ARP) && !arp_for_host(l3, end))
+    return to_fastpath(ctx, SLUICE_XDP_TO_FASTPATH_BRIDGE_GROUP);
+  return to_kernel(SLUICE_XDP_TO_KERNEL_BRIDGE_GROUP);
+}
+
 SEC("xdp")
 int sluice_xdp(struct xdp_md* ctx) {
   void* data = (void*)(long)ctx->data;
@@ -193,17 +282,23 @@ int sluice_xdp(struct xdp_md* ctx) {
   void* l3;
 
   if ((void*)(eth + 1) > end) return to_kernel(SLUICE_XDP_TO_KERNEL_RUNT);
+
+  const __u32 zero = 0;
+  const __u32* config_entry = bpf_map_lookup_elem(&sluice_config, &zero);
+  const __u32 config = config_entry ? *config_entry : 0;
+
+  if (config & SLUICE_XDP_CONFIG_BRIDGED) {
+    const int verdict = bridge_verdict(ctx, eth, end, config);
+
+    if (verdict >= 0) return verdict;
+  }
   type = eth->h_proto;
   l3 = eth + 1;
 
   /* ARP only untagged: the fast path does not handle VLANs for ARP. In mirror mode the
    * kernel owns ARP (sluice imports its neighbour table). */
   if (type == bpf_htons(ETH_P_ARP)) {
-    const __u32 zero = 0;
-    const __u32* flags = bpf_map_lookup_elem(&sluice_config, &zero);
-
-    if (flags && (*flags & SLUICE_XDP_CONFIG_ARP_TO_KERNEL))
-      return to_kernel(SLUICE_XDP_TO_KERNEL_ARP);
+    if (config & SLUICE_XDP_CONFIG_ARP_TO_KERNEL) return to_kernel(SLUICE_XDP_TO_KERNEL_ARP);
     return to_fastpath(ctx, SLUICE_XDP_TO_FASTPATH_ARP);
   }
 

@@ -11,8 +11,12 @@
  *   sluice_config ARRAY         one entry (key 0), value __u32 SLUICE_XDP_CONFIG_* flags
  *   sluice_nat_ports ARRAY, BPF_F_MMAPABLE  key __u32 word index, value __u64: the bitmap of
  *                               ports and ICMP identifiers NAT has claimed (below)
+ *   sluice_br_local HASH        key struct sluice_xdp_bridge_local_key (a MAC), value __u32
+ *                               flags (SLUICE_XDP_BRIDGE_LOCAL_PRESENT): on a bridge member,
+ *                               the MACs that are the host's rather than bridged (below)
  * The kernel keeps 15 characters of a map name (BPF_OBJ_NAME_LEN - 1): bpftool and map info
- * show sluice_nat_ports as "sluice_nat_port", and xdp_loader matches names so cut.
+ * show sluice_nat_ports as "sluice_nat_port", and xdp_loader matches names so cut. New maps get
+ * names that fit (sluice_br_local).
  */
 #ifndef SLUICE_XDP_SLUICE_XDP_H
 #define SLUICE_XDP_SLUICE_XDP_H
@@ -28,9 +32,11 @@
 #define SLUICE_XDP_STATS_MAP "sluice_stats"
 #define SLUICE_XDP_CONFIG_MAP "sluice_config"
 #define SLUICE_XDP_NAT_PORTS_MAP "sluice_nat_ports"
+#define SLUICE_XDP_BRIDGE_LOCAL_MAP "sluice_br_local"
 
-#define SLUICE_XDP_XSKS_MAX 64    /* rx queues an AF_XDP port may use */
-#define SLUICE_XDP_LOCAL_MAX 1024 /* host-owned addresses, subnet broadcasts included */
+#define SLUICE_XDP_XSKS_MAX 64          /* rx queues an AF_XDP port may use */
+#define SLUICE_XDP_LOCAL_MAX 1024       /* host-owned addresses, subnet broadcasts included */
+#define SLUICE_XDP_BRIDGE_LOCAL_MAX 256 /* local MACs of the bridge a port is a member of */
 
 /* sluice_local: key is the IPv4 address, network byte order; value is a flags word. */
 typedef __u32 sluice_xdp_local_key;
@@ -59,9 +65,26 @@ typedef __u32 sluice_xdp_local_value;
 #define SLUICE_XDP_NAT_WORD(block, p) ((block)*SLUICE_XDP_NAT_WORDS_PER_PROTO + (p) / 64)
 #define SLUICE_XDP_NAT_BIT(p) (1ull << ((p) % 64))
 
+/* sluice_br_local: the "local" MACs of the bridge the port is a member of (the bridge
+ * device's MAC and its members' MACs): frames to them are the host's, to route or to deliver,
+ * frames to any other unicast MAC are bridged. The MAC in network order (as on the wire), the
+ * padding zero. */
+struct sluice_xdp_bridge_local_key {
+  __u8 mac[6];
+  __u16 pad;
+};
+typedef __u32 sluice_xdp_bridge_local_value;
+#define SLUICE_XDP_BRIDGE_LOCAL_PRESENT 1u
+
 /* sluice_config flags. ARP_TO_KERNEL: in mirror mode the kernel owns ARP (it answers for its
- * addresses and resolves neighbours sluice asks about), so ARP is passed, not redirected. */
+ * addresses and resolves neighbours sluice asks about), so ARP is passed, not redirected.
+ * BRIDGED: the port is a member of a sluice bridge; the bridge rules of sluice_xdp.bpf.c
+ * apply, with sluice_br_local. BRIDGE_KERNEL (only meaningful with BRIDGED): that bridge
+ * mirrors a Linux bridge, a kernel bridge device whose members these ports are, which keeps
+ * the group traffic other than ARP. */
 #define SLUICE_XDP_CONFIG_ARP_TO_KERNEL 1u
+#define SLUICE_XDP_CONFIG_BRIDGED 2u
+#define SLUICE_XDP_CONFIG_BRIDGE_KERNEL 4u
 
 /* sluice_stats: one __u64 per CPU and reason, indexed by this enum. These are decision
  * counters: "to_fastpath" is counted before bpf_redirect_map(), so it also counts frames that
@@ -84,6 +107,14 @@ enum sluice_xdp_stat {
   SLUICE_XDP_TO_FASTPATH_NAT_ICMP_ERROR, /* ICMP error to a NAT address quoting a packet
                                             sent from a claimed port or identifier */
   SLUICE_XDP_TO_FASTPATH_NAT_FRAGMENT,   /* a non-first fragment to a NAT address */
+  SLUICE_XDP_TO_FASTPATH_BRIDGED,        /* bridge member: unicast to a MAC not in
+                                            sluice_br_local, any EtherType, tagged or not */
+  SLUICE_XDP_TO_FASTPATH_BRIDGE_GROUP,   /* bridge member: group frame sluice floods (all of
+                                            them without BRIDGE_KERNEL, else ARP not for a
+                                            host address) */
+  SLUICE_XDP_TO_KERNEL_BRIDGE_GROUP,     /* bridge member with BRIDGE_KERNEL: group frame the
+                                            kernel bridge floods (ARP for a host address,
+                                            IPv4 multicast/broadcast, IPv6, STP, LLDP, ...) */
   SLUICE_XDP_STAT_COUNT
 };
 

@@ -232,12 +232,18 @@ AttachedProgram::AttachedProgram(int ifindex) : ifindex_(ifindex), what_(describ
       if (!is_nat_ports_layout(mi))
         fail(what_, "map " SLUICE_XDP_NAT_PORTS_MAP " has an unexpected layout (stale object?)");
       nat_ports_ = std::move(fd);
+    } else if (kernel_name_is(mi.name, SLUICE_XDP_BRIDGE_LOCAL_MAP)) {
+      if (mi.type != BPF_MAP_TYPE_HASH ||
+          mi.key_size != sizeof(struct sluice_xdp_bridge_local_key) ||
+          mi.value_size != sizeof(sluice_xdp_bridge_local_value))
+        fail(what_, "map " SLUICE_XDP_BRIDGE_LOCAL_MAP " has an unexpected layout (stale object?)");
+      bridge_local_ = std::move(fd);
     }
   }
-  if (!local_ || !stats_ || !config_ || !nat_ports_)
+  if (!local_ || !stats_ || !config_ || !nat_ports_ || !bridge_local_)
     fail(what_, "its " SLUICE_XDP_PROG_NAME " program lacks the " SLUICE_XDP_LOCAL_MAP
-                ", " SLUICE_XDP_STATS_MAP ", " SLUICE_XDP_CONFIG_MAP " or " SLUICE_XDP_NAT_PORTS_MAP
-                " map (stale object?)");
+                ", " SLUICE_XDP_STATS_MAP ", " SLUICE_XDP_CONFIG_MAP ", " SLUICE_XDP_NAT_PORTS_MAP
+                " or " SLUICE_XDP_BRIDGE_LOCAL_MAP " map (stale object?)");
 }
 
 void AttachedProgram::set_local_addresses(std::span<const uint32_t> addrs_be,
@@ -247,6 +253,10 @@ void AttachedProgram::set_local_addresses(std::span<const uint32_t> addrs_be,
 
 void AttachedProgram::set_local_addresses(std::span<const uint32_t> addrs_be) {
   replace_local_addresses(local_.get(), addrs_be, {}, what_);
+}
+
+void AttachedProgram::set_bridge_local(std::span<const uint64_t> macs) {
+  replace_bridge_local(bridge_local_.get(), macs, what_);
 }
 
 NatPortsMap AttachedProgram::nat_ports() const {
@@ -313,6 +323,54 @@ void replace_local_addresses(int fd, std::span<const uint32_t> addrs_be, const s
   replace_local_addresses(fd, addrs_be, {}, what);
 }
 
+void replace_bridge_local(int fd, std::span<const uint64_t> macs, const std::string& what) {
+  std::vector<uint64_t> want(macs.begin(), macs.end());
+  for (const uint64_t m : want) {
+    uint64_t packed = 0;
+    std::memcpy(&packed, &m, 6);
+    if (packed != m)
+      fail(what, "a bridge MAC for " SLUICE_XDP_BRIDGE_LOCAL_MAP
+                 " has bytes set past its sixth (not packed with memcpy of 6 bytes?)");
+  }
+  std::sort(want.begin(), want.end());
+  want.erase(std::unique(want.begin(), want.end()), want.end());
+  if (want.size() > SLUICE_XDP_BRIDGE_LOCAL_MAX)
+    fail(what, std::to_string(want.size()) +
+                   " bridge MACs, the XDP map " SLUICE_XDP_BRIDGE_LOCAL_MAP " holds at most " +
+                   std::to_string(SLUICE_XDP_BRIDGE_LOCAL_MAX));
+  const auto key_of = [](uint64_t m) {
+    sluice_xdp_bridge_local_key key{};  // the padding zero, as the program builds its keys
+    std::memcpy(key.mac, &m, sizeof key.mac);
+    return key;
+  };
+
+  std::vector<uint64_t> have;
+  sluice_xdp_bridge_local_key key{};
+  const sluice_xdp_bridge_local_key* prev = nullptr;
+  sluice_xdp_bridge_local_key cur{};
+  while (bpf_map_get_next_key(fd, prev, &key) == 0) {
+    uint64_t m = 0;
+    std::memcpy(&m, key.mac, sizeof key.mac);
+    have.push_back(m);
+    cur = key;
+    prev = &cur;
+  }
+  // As replace_local_addresses: stale entries out first (so the map never overflows
+  // mid-change), then the new set in; a MAC in both is never missing.
+  const sluice_xdp_bridge_local_value present = SLUICE_XDP_BRIDGE_LOCAL_PRESENT;
+  for (const uint64_t m : have) {
+    if (std::binary_search(want.begin(), want.end(), m)) continue;
+    const sluice_xdp_bridge_local_key k = key_of(m);
+    if (const int err = bpf_map_delete_elem(fd, &k); err != 0 && err != -ENOENT)
+      fail(what, "cannot remove a MAC from " SLUICE_XDP_BRIDGE_LOCAL_MAP ": " + err_text(err));
+  }
+  for (const uint64_t m : want) {
+    const sluice_xdp_bridge_local_key k = key_of(m);
+    if (const int err = bpf_map_update_elem(fd, &k, &present, BPF_ANY); err != 0)
+      fail(what, "cannot add a MAC to " SLUICE_XDP_BRIDGE_LOCAL_MAP ": " + err_text(err));
+  }
+}
+
 Stats read_stats(int fd, const std::string& what) {
   const int ncpus = libbpf_num_possible_cpus();
   if (ncpus <= 0) fail(what, "cannot count the possible CPUs: " + err_text(ncpus));
@@ -344,6 +402,9 @@ const char* stat_name(unsigned index) {
     case SLUICE_XDP_TO_FASTPATH_NAT: return "to_fastpath_nat";
     case SLUICE_XDP_TO_FASTPATH_NAT_ICMP_ERROR: return "to_fastpath_nat_icmp_error";
     case SLUICE_XDP_TO_FASTPATH_NAT_FRAGMENT: return "to_fastpath_nat_fragment";
+    case SLUICE_XDP_TO_FASTPATH_BRIDGED: return "to_fastpath_bridged";
+    case SLUICE_XDP_TO_FASTPATH_BRIDGE_GROUP: return "to_fastpath_bridge_group";
+    case SLUICE_XDP_TO_KERNEL_BRIDGE_GROUP: return "to_kernel_bridge_group";
     default: return "unknown";
   }
 }

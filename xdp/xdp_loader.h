@@ -1,9 +1,9 @@
 // xdp_loader.h — the C++ side of sluice's XDP program (xdp/sluice_xdp.bpf.c): where the built
 // object is, removing an instance a killed sluiced left attached, and the maps of the instance
-// DPDK's af_xdp driver attached (host addresses in, decision counters out). Loading and
-// attaching themselves are the driver's job (devargs xdp_prog=). NAT's port bitmap is mapped
-// into the process (NatPortsMap) for the workers to claim ports without system calls. Errors
-// throw std::runtime_error naming the interface.
+// DPDK's af_xdp driver attached (host addresses and bridge MACs in, decision counters out).
+// Loading and attaching themselves are the driver's job (devargs xdp_prog=). NAT's port bitmap
+// is mapped into the process (NatPortsMap) for the workers to claim ports without system calls.
+// Errors throw std::runtime_error naming the interface.
 #pragma once
 
 #include <array>
@@ -108,6 +108,12 @@ class AttachedProgram {
                            std::span<const uint32_t> nat_addrs_be);
   // No NAT addresses.
   void set_local_addresses(std::span<const uint32_t> addrs_be);
+  // Replaces the whole set of the bridge's local MACs (sluice_br_local: the bridge device's and
+  // its members' MACs; used with SLUICE_XDP_CONFIG_BRIDGED). A MAC is packed into the low bytes
+  // of a uint64_t in wire order: `uint64_t v = 0; std::memcpy(&v, mac, 6)`; the other two bytes
+  // must be zero. Duplicates are fine, at most SLUICE_XDP_BRIDGE_LOCAL_MAX distinct. A MAC in
+  // both the old and the new set is never missing meanwhile.
+  void set_bridge_local(std::span<const uint64_t> macs);
   // The program's NAT port bitmap, mapped (see NatPortsMap); each call maps it anew.
   NatPortsMap nat_ports() const;
   // The program's SLUICE_XDP_CONFIG_* flags.
@@ -127,6 +133,7 @@ class AttachedProgram {
   Fd stats_;
   Fd config_;
   Fd nat_ports_;
+  Fd bridge_local_;
 };
 
 // The same map operations on fds the caller holds (the unit test loads the object without
@@ -135,6 +142,8 @@ void replace_local_addresses(int local_map_fd, std::span<const uint32_t> addrs_b
                              std::span<const uint32_t> nat_addrs_be, const std::string& what);
 void replace_local_addresses(int local_map_fd, std::span<const uint32_t> addrs_be,
                              const std::string& what);
+void replace_bridge_local(int bridge_local_map_fd, std::span<const uint64_t> macs,
+                          const std::string& what);
 Stats read_stats(int stats_map_fd, const std::string& what);
 
 // A name for each stats index ("to_fastpath_ipv4", ...), for printing; "unknown" past the end.

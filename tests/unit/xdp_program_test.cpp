@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
@@ -189,6 +190,56 @@ Frame arp_request() {
   return f;
 }
 
+// ---- bridge members: destination MACs ------------------------------------------------------
+
+using Mac = std::array<uint8_t, 6>;
+const Mac kLocalMac = {0x02, 0, 0, 0, 0, 0x01};   // the bridge's MAC: what ethernet() puts
+const Mac kMemberMac = {0x02, 0, 0, 0, 0, 0x0a};  // another member's MAC, local too
+const Mac kOtherMac = {0x02, 0, 0, 0, 0, 0x99};   // a host behind some member: bridged
+const Mac kBroadcastMac = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+const Mac kIpv4McastMac = {0x01, 0x00, 0x5e, 0, 0, 0x05};
+const Mac kIpv6McastMac = {0x33, 0x33, 0, 0, 0, 0x01};
+const Mac kStpMac = {0x01, 0x80, 0xc2, 0, 0, 0};
+const Mac kLldpMac = {0x01, 0x80, 0xc2, 0, 0, 0x0e};
+
+// As set_bridge_local wants it: the 6 bytes in the low bytes of a uint64_t.
+uint64_t packed(const Mac& m) {
+  uint64_t v = 0;
+  std::memcpy(&v, m.data(), m.size());
+  return v;
+}
+
+// `f` sent to `dst` instead.
+Frame to(const Mac& dst, Frame f) {
+  std::copy(dst.begin(), dst.end(), f.begin());
+  return f;
+}
+
+// ARP for IPv4 (operation 1 request, 2 reply) from kClient asking for or answering `target`,
+// optionally under one tag.
+Frame arp(uint16_t oper, uint32_t target, const Mac& dst,
+          std::optional<uint16_t> tpid = std::nullopt) {
+  Frame f = to(dst, ethernet(kArp, tpid));
+  put16(f, 1);      // Ethernet
+  put16(f, kIpv4);  // IPv4
+  f.push_back(6);
+  f.push_back(4);
+  put16(f, oper);
+  f.insert(f.end(), {0x02, 0, 0, 0, 0, 0x02});
+  put32(f, kClient);
+  f.insert(f.end(), {0, 0, 0, 0, 0, 0});
+  put32(f, target);
+  return f;
+}
+
+// A spanning-tree BPDU: 802.3 (a length, not an EtherType), LLC 42 42 03, a config BPDU.
+Frame stp_bpdu() {
+  Frame f = to(kStpMac, ethernet(38));
+  f.insert(f.end(), {0x42, 0x42, 0x03});
+  f.resize(f.size() + 35, 0);
+  return f;
+}
+
 Frame padded(Frame f, std::size_t len) {
   f.resize(std::max(f.size(), len), 0);
   return f;
@@ -264,9 +315,25 @@ class XdpProgram : public ::testing::Test {
     ASSERT_GE(map_fd(obj_.get(), SLUICE_XDP_XSKS_MAP), 0) << "no map named " SLUICE_XDP_XSKS_MAP;
     nat_ports_ = map_fd(obj_.get(), SLUICE_XDP_NAT_PORTS_MAP);
     ASSERT_GE(nat_ports_, 0) << "no map named " SLUICE_XDP_NAT_PORTS_MAP;
+    config_ = map_fd(obj_.get(), SLUICE_XDP_CONFIG_MAP);
+    ASSERT_GE(config_, 0) << "no map named " SLUICE_XDP_CONFIG_MAP;
+    bridge_local_ = map_fd(obj_.get(), SLUICE_XDP_BRIDGE_LOCAL_MAP);
+    ASSERT_GE(bridge_local_, 0) << "no map named " SLUICE_XDP_BRIDGE_LOCAL_MAP;
     const uint32_t locals[] = {htonl(kRouter), htonl(kSubnetBcast)};
     const uint32_t nats[] = {htonl(kOutside)};
     replace_local_addresses(local_, locals, nats, "test");
+  }
+
+  void set_config(uint32_t flags) {
+    const uint32_t zero = 0;
+    ASSERT_EQ(bpf_map_update_elem(config_, &zero, &flags, BPF_ANY), 0);
+  }
+
+  // A bridge member whose bridge's local MACs are kLocalMac and kMemberMac.
+  void make_member(uint32_t flags) {
+    const uint64_t macs[] = {packed(kLocalMac), packed(kMemberMac)};
+    replace_bridge_local(bridge_local_, macs, "test");
+    set_config(flags);
   }
 
   // Runs the program once on `frame`; expects XDP_PASS and exactly counter `want` to rise by 1.
@@ -295,6 +362,8 @@ class XdpProgram : public ::testing::Test {
   int local_ = -1;
   int stats_ = -1;
   int nat_ports_ = -1;
+  int config_ = -1;
+  int bridge_local_ = -1;
 };
 
 TEST_F(XdpProgram, ArpGoesToFastPath) {
@@ -708,6 +777,250 @@ TEST_F(XdpProgram, NatPortsMapRefusesOtherMaps) {
   EXPECT_EQ(none.words(), nullptr);
 }
 
+// ---- bridge members (SLUICE_XDP_CONFIG_BRIDGED) --------------------------------------------
+
+constexpr uint32_t kStaticBridge = SLUICE_XDP_CONFIG_BRIDGED;
+constexpr uint32_t kKernelBridge = SLUICE_XDP_CONFIG_BRIDGED | SLUICE_XDP_CONFIG_BRIDGE_KERNEL;
+
+// Rule 2: unicast to a MAC that is not the bridge's is bridged, whatever it carries.
+TEST_F(XdpProgram, BridgedUnicastToOtherMacGoesToFastPath) {
+  for (const uint32_t flags : {kStaticBridge, kKernelBridge, kKernelBridge | 1u}) {
+    SCOPED_TRACE("config " + std::to_string(flags));
+    make_member(flags);
+    const auto bridged = [&](const Frame& f) {
+      expect(to(kOtherMac, f), SLUICE_XDP_TO_FASTPATH_BRIDGED);
+    };
+    bridged(ip_frame({}, tcp_syn(80)));                               // transit IPv4
+    bridged(ip_frame({.dst = kRouter, .proto = kTcp}, tcp_syn(22)));  // to a host address
+    bridged(ip_frame({.dst = kRouter, .proto = kIcmp}, icmp(8)));     // an echo request
+    bridged(ip_frame({.ihl = 4}, tcp_syn(22)));                       // a bad IPv4 header
+    bridged(arp(2, kClient, kOtherMac));                              // an ARP reply
+    bridged(arp(2, kRouter, kOtherMac));
+    bridged(with_zeros(kIpv6, 40));
+    bridged(with_zeros(kLldp, 32));
+    bridged(ip_frame({}, tcp_syn(80), kDot1q));  // tagged
+    bridged(ip_frame({}, tcp_syn(80), kDot1ad));
+    bridged(arp(1, kRouter, kOtherMac, kDot1q));
+    bridged(with_zeros(kIpv4, 0));                        // the Ethernet header alone
+    bridged(cut(ip_frame({}, tcp_syn(80), kDot1q), 16));  // ends inside the tag
+  }
+  // A MAC one bit away from a local one is not local.
+  make_member(kKernelBridge);
+  Mac near = kLocalMac;
+  near[5] ^= 0x80;
+  expect(to(near, ip_frame({}, tcp_syn(80))), SLUICE_XDP_TO_FASTPATH_BRIDGED);
+  near = kLocalMac;
+  near[0] ^= 0x04;
+  expect(to(near, ip_frame({}, tcp_syn(80))), SLUICE_XDP_TO_FASTPATH_BRIDGED);
+}
+
+// Rule 3: unicast to a local MAC (the bridge's or any member's) follows the router rules.
+TEST_F(XdpProgram, BridgedUnicastToLocalMacFollowsTheRouterRules) {
+  for (const uint32_t flags : {kStaticBridge, kKernelBridge}) {
+    SCOPED_TRACE("config " + std::to_string(flags));
+    make_member(flags);
+    for (const Mac& mac : {kLocalMac, kMemberMac}) {
+      expect(to(mac, ip_frame({}, tcp_syn(80))), SLUICE_XDP_TO_FASTPATH_IPV4);
+      expect(to(mac, ip_frame({.dst = kRouter, .proto = kTcp}, tcp_syn(22))),
+             SLUICE_XDP_TO_KERNEL_LOCAL);
+      expect(to(mac, ip_frame({.dst = kRouter, .proto = kIcmp}, icmp(8))),
+             SLUICE_XDP_TO_FASTPATH_LOCAL_ECHO);
+      expect(to(mac, ip_frame({.ihl = 4}, tcp_syn(22))), SLUICE_XDP_TO_FASTPATH_MALFORMED);
+      expect(to(mac, ip_frame({}, tcp_syn(80), kDot1q)), SLUICE_XDP_TO_KERNEL_VLAN);
+      expect(arp(2, kRouter, mac, kDot1q), SLUICE_XDP_TO_KERNEL_VLAN);
+      expect(to(mac, with_zeros(kIpv6, 40)), SLUICE_XDP_TO_KERNEL_NON_IPV4);
+      expect(to(mac, cut(ip_frame({}, tcp_syn(80), kDot1q), 16)), SLUICE_XDP_TO_KERNEL_RUNT);
+      expect(arp(2, kRouter, mac), SLUICE_XDP_TO_FASTPATH_ARP);
+    }
+    // NAT keeps its ports.
+    const Frame reply = ip_frame({.src = kFarAway, .dst = kOutside, .proto = kUdp}, udp(53, 40700));
+    expect(reply, SLUICE_XDP_TO_KERNEL_LOCAL);
+    set_claim(SLUICE_XDP_NAT_UDP, 40700, true);
+    expect(reply, SLUICE_XDP_TO_FASTPATH_NAT);
+    set_claim(SLUICE_XDP_NAT_UDP, 40700, false);
+    // Unicast ARP to a local MAC follows ARP_TO_KERNEL.
+    set_config(flags | SLUICE_XDP_CONFIG_ARP_TO_KERNEL);
+    expect(arp(2, kRouter, kLocalMac), SLUICE_XDP_TO_KERNEL_ARP);
+  }
+  // A MAC taken out of the set is bridged from then on; one put in is local.
+  make_member(kKernelBridge);
+  const uint64_t only_member[] = {packed(kMemberMac), packed(kOtherMac)};
+  replace_bridge_local(bridge_local_, only_member, "test");
+  expect(ip_frame({}, tcp_syn(80)), SLUICE_XDP_TO_FASTPATH_BRIDGED);
+  expect(to(kOtherMac, ip_frame({}, tcp_syn(80))), SLUICE_XDP_TO_FASTPATH_IPV4);
+  replace_bridge_local(bridge_local_, {}, "test");
+  expect(to(kMemberMac, ip_frame({}, tcp_syn(80))), SLUICE_XDP_TO_FASTPATH_BRIDGED);
+}
+
+// Rule 5, ARP: the kernel bridge keeps ARP for the host's addresses, sluice floods the rest.
+TEST_F(XdpProgram, KernelBridgeGroupArpSplitsOnTheTarget) {
+  make_member(kKernelBridge);
+  expect(arp(1, kRouter, kBroadcastMac), SLUICE_XDP_TO_KERNEL_BRIDGE_GROUP);
+  expect(arp(1, kSubnetBcast, kBroadcastMac), SLUICE_XDP_TO_KERNEL_BRIDGE_GROUP);
+  expect(arp(1, kOutside, kBroadcastMac), SLUICE_XDP_TO_KERNEL_BRIDGE_GROUP);
+  expect(arp(1, kClient, kBroadcastMac), SLUICE_XDP_TO_FASTPATH_BRIDGE_GROUP);
+  expect(arp(1, kFarAway, kBroadcastMac), SLUICE_XDP_TO_FASTPATH_BRIDGE_GROUP);
+  // A gratuitous reply to broadcast, and ARP to a multicast MAC: the same split.
+  expect(arp(2, kClient, kBroadcastMac), SLUICE_XDP_TO_FASTPATH_BRIDGE_GROUP);
+  expect(arp(1, kRouter, kIpv4McastMac), SLUICE_XDP_TO_KERNEL_BRIDGE_GROUP);
+  // Ethernet padding after the 28 bytes is fine.
+  expect(padded(arp(1, kRouter, kBroadcastMac), 60), SLUICE_XDP_TO_KERNEL_BRIDGE_GROUP);
+  expect(padded(arp(1, kClient, kBroadcastMac), 60), SLUICE_XDP_TO_FASTPATH_BRIDGE_GROUP);
+  // ARP_TO_KERNEL (mirror mode) does not change it: on a bridge the target decides.
+  set_config(kKernelBridge | SLUICE_XDP_CONFIG_ARP_TO_KERNEL);
+  expect(arp(1, kRouter, kBroadcastMac), SLUICE_XDP_TO_KERNEL_BRIDGE_GROUP);
+  expect(arp(1, kClient, kBroadcastMac), SLUICE_XDP_TO_FASTPATH_BRIDGE_GROUP);
+  // The target read from the right place: the host address as the sender is not enough.
+  Frame from_router = arp(1, kClient, kBroadcastMac);
+  const Frame router_bytes = {10, 0, 0, 1};
+  std::copy(router_bytes.begin(), router_bytes.end(), from_router.begin() + 14 + 14);
+  expect(from_router, SLUICE_XDP_TO_FASTPATH_BRIDGE_GROUP);
+  // Cut short (the target not all there) or not ARP for IPv4: not for the host.
+  expect(cut(arp(1, kRouter, kBroadcastMac), 14 + 27), SLUICE_XDP_TO_FASTPATH_BRIDGE_GROUP);
+  expect(cut(arp(1, kRouter, kBroadcastMac), 14), SLUICE_XDP_TO_FASTPATH_BRIDGE_GROUP);
+  Frame other_proto = arp(1, kRouter, kBroadcastMac);
+  other_proto[14 + 2] = 0x86;  // ptype 0x86dd
+  other_proto[14 + 3] = 0xdd;
+  expect(other_proto, SLUICE_XDP_TO_FASTPATH_BRIDGE_GROUP);
+  Frame other_plen = arp(1, kRouter, kBroadcastMac);
+  other_plen[14 + 5] = 16;
+  expect(other_plen, SLUICE_XDP_TO_FASTPATH_BRIDGE_GROUP);
+}
+
+// Rule 5 under one 802.1Q tag: the inner ARP decides; other tags are not looked into.
+TEST_F(XdpProgram, KernelBridgeTaggedGroupArpSplitsOnTheTarget) {
+  make_member(kKernelBridge);
+  expect(arp(1, kRouter, kBroadcastMac, kDot1q), SLUICE_XDP_TO_KERNEL_BRIDGE_GROUP);
+  expect(arp(1, kClient, kBroadcastMac, kDot1q), SLUICE_XDP_TO_FASTPATH_BRIDGE_GROUP);
+  expect(cut(arp(1, kRouter, kBroadcastMac, kDot1q), 18 + 27), SLUICE_XDP_TO_FASTPATH_BRIDGE_GROUP);
+  // 802.1ad, and two 802.1Q tags: not ARP as far as the rule goes, the kernel's.
+  expect(arp(1, kClient, kBroadcastMac, kDot1ad), SLUICE_XDP_TO_KERNEL_BRIDGE_GROUP);
+  Frame double_tagged = arp(1, kClient, kBroadcastMac, kDot1q);
+  const Frame inner_tag = {0x81, 0x00, 0x00, 0x07};
+  double_tagged.insert(double_tagged.begin() + 16, inner_tag.begin(), inner_tag.end());
+  expect(double_tagged, SLUICE_XDP_TO_KERNEL_BRIDGE_GROUP);
+  // Tagged non-ARP group traffic: the kernel's.
+  expect(to(kBroadcastMac, ip_frame({.dst = 0xffffffff}, udp(68, 67), kDot1q)),
+         SLUICE_XDP_TO_KERNEL_BRIDGE_GROUP);
+  // Ending inside the tag: a runt.
+  expect(cut(arp(1, kRouter, kBroadcastMac, kDot1q), 16), SLUICE_XDP_TO_KERNEL_RUNT);
+}
+
+// Rule 5, the rest: every other group frame is the kernel bridge's to flood.
+TEST_F(XdpProgram, KernelBridgeOtherGroupTrafficGoesToKernel) {
+  make_member(kKernelBridge);
+  const auto kernel = [&](const Frame& f) { expect(f, SLUICE_XDP_TO_KERNEL_BRIDGE_GROUP); };
+  kernel(to(kBroadcastMac, ip_frame({.src = 0, .dst = 0xffffffff}, udp(68, 67))));  // DHCP
+  kernel(to(kBroadcastMac, ip_frame({.dst = kSubnetBcast}, udp(137, 137))));
+  kernel(to(kIpv4McastMac, ip_frame({.dst = ip(224, 0, 0, 5), .proto = 89}, Frame(24, 0))));
+  kernel(to(kIpv6McastMac, with_zeros(kIpv6, 40)));
+  kernel(stp_bpdu());
+  kernel(to(kLldpMac, with_zeros(kLldp, 32)));
+  // Transit IPv4 or an echo request to a host address, sent to a group MAC: still the kernel's.
+  kernel(to(kBroadcastMac, ip_frame({}, tcp_syn(80))));
+  kernel(to(kBroadcastMac, ip_frame({.dst = kRouter, .proto = kIcmp}, icmp(8))));
+  kernel(to(kBroadcastMac, ip_frame({.ihl = 4}, tcp_syn(22))));
+  kernel(to(kBroadcastMac, with_zeros(kIpv4, 0)));  // the Ethernet header alone
+}
+
+// Rule 4: on a static sluice bridge sluice floods every group frame.
+TEST_F(XdpProgram, StaticBridgeGroupTrafficGoesToFastPath) {
+  make_member(kStaticBridge);
+  const auto fastpath = [&](const Frame& f) { expect(f, SLUICE_XDP_TO_FASTPATH_BRIDGE_GROUP); };
+  fastpath(arp(1, kRouter, kBroadcastMac));
+  fastpath(arp(1, kClient, kBroadcastMac));
+  fastpath(arp(1, kRouter, kBroadcastMac, kDot1q));
+  fastpath(to(kBroadcastMac, ip_frame({.src = 0, .dst = 0xffffffff}, udp(68, 67))));
+  fastpath(to(kIpv4McastMac, ip_frame({.dst = ip(224, 0, 0, 5), .proto = 89}, Frame(24, 0))));
+  fastpath(to(kIpv6McastMac, with_zeros(kIpv6, 40)));
+  fastpath(stp_bpdu());
+  fastpath(to(kLldpMac, with_zeros(kLldp, 32)));
+  fastpath(to(kBroadcastMac, ip_frame({}, tcp_syn(80), kDot1ad)));
+  fastpath(cut(arp(1, kRouter, kBroadcastMac, kDot1q), 16));
+  // ARP_TO_KERNEL does not change it.
+  set_config(kStaticBridge | SLUICE_XDP_CONFIG_ARP_TO_KERNEL);
+  fastpath(arp(1, kRouter, kBroadcastMac));
+}
+
+// Without BRIDGED the program is the router's, whatever sluice_br_local and BRIDGE_KERNEL say.
+TEST_F(XdpProgram, WithoutBridgedNothingChanges) {
+  for (const uint32_t flags : {0u, static_cast<uint32_t>(SLUICE_XDP_CONFIG_BRIDGE_KERNEL)}) {
+    SCOPED_TRACE("config " + std::to_string(flags));
+    make_member(flags);
+    expect(to(kOtherMac, ip_frame({}, tcp_syn(80))), SLUICE_XDP_TO_FASTPATH_IPV4);
+    expect(to(kOtherMac, ip_frame({.dst = kRouter, .proto = kTcp}, tcp_syn(22))),
+           SLUICE_XDP_TO_KERNEL_LOCAL);
+    expect(to(kOtherMac, with_zeros(kIpv6, 40)), SLUICE_XDP_TO_KERNEL_NON_IPV4);
+    expect(to(kOtherMac, ip_frame({}, tcp_syn(80), kDot1q)), SLUICE_XDP_TO_KERNEL_VLAN);
+    expect(arp(1, kRouter, kBroadcastMac), SLUICE_XDP_TO_FASTPATH_ARP);
+    expect(arp(1, kClient, kBroadcastMac), SLUICE_XDP_TO_FASTPATH_ARP);
+    expect(arp(1, kRouter, kBroadcastMac, kDot1q), SLUICE_XDP_TO_KERNEL_VLAN);
+    expect(to(kBroadcastMac, ip_frame({.src = 0, .dst = 0xffffffff}, udp(68, 67))),
+           SLUICE_XDP_TO_KERNEL_BROADCAST);
+    expect(to(kIpv4McastMac, ip_frame({.dst = ip(224, 0, 0, 5), .proto = 89}, Frame(24, 0))),
+           SLUICE_XDP_TO_KERNEL_MULTICAST);
+    expect(to(kBroadcastMac, ip_frame({}, tcp_syn(80))), SLUICE_XDP_TO_FASTPATH_IPV4);
+    expect(stp_bpdu(), SLUICE_XDP_TO_KERNEL_NON_IPV4);
+  }
+}
+
+TEST_F(XdpProgram, BridgeLocalIsReplacedAsAWhole) {
+  auto keys = [&] {
+    std::set<std::array<uint8_t, 8>> out;
+    sluice_xdp_bridge_local_key key{}, cur{};
+    const sluice_xdp_bridge_local_key* prev = nullptr;
+    while (bpf_map_get_next_key(bridge_local_, prev, &key) == 0) {
+      std::array<uint8_t, 8> bytes;
+      std::memcpy(bytes.data(), &key, bytes.size());
+      out.insert(bytes);
+      cur = key;
+      prev = &cur;
+    }
+    return out;
+  };
+  // The key is the MAC in wire order and a zero pad; the value PRESENT.
+  auto key_of = [](const Mac& m) {
+    std::array<uint8_t, 8> k{};
+    std::copy(m.begin(), m.end(), k.begin());
+    return k;
+  };
+  static_assert(sizeof(sluice_xdp_bridge_local_key) == 8);
+  const uint64_t first[] = {packed(kLocalMac), packed(kMemberMac), packed(kMemberMac)};
+  replace_bridge_local(bridge_local_, first, "test");
+  EXPECT_EQ(keys(), (std::set{key_of(kLocalMac), key_of(kMemberMac)}));
+  sluice_xdp_bridge_local_key k{};
+  std::copy(kMemberMac.begin(), kMemberMac.end(), k.mac);
+  uint32_t value = 0;
+  ASSERT_EQ(bpf_map_lookup_elem(bridge_local_, &k, &value), 0);
+  EXPECT_EQ(value, SLUICE_XDP_BRIDGE_LOCAL_PRESENT);
+  const uint64_t second[] = {packed(kOtherMac), packed(kMemberMac)};
+  replace_bridge_local(bridge_local_, second, "test");
+  EXPECT_EQ(keys(), (std::set{key_of(kMemberMac), key_of(kOtherMac)}));
+  replace_bridge_local(bridge_local_, {}, "test");
+  EXPECT_TRUE(keys().empty());
+
+  // A value with bytes past the sixth is no packed MAC.
+  const uint64_t unpacked[] = {packed(kLocalMac) | uint64_t{1} << 56};
+  EXPECT_THROW(replace_bridge_local(bridge_local_, unpacked, "test"), std::runtime_error);
+
+  std::vector<uint64_t> too_many(SLUICE_XDP_BRIDGE_LOCAL_MAX + 1);
+  for (uint32_t i = 0; i < too_many.size(); ++i) {
+    Mac m = {0x02, 0x10, 0, 0, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)};
+    too_many[i] = packed(m);
+  }
+  EXPECT_THROW(replace_bridge_local(bridge_local_, too_many, "test"), std::runtime_error);
+  too_many.pop_back();
+  // Duplicates do not count against the size.
+  too_many.push_back(too_many.front());
+  replace_bridge_local(bridge_local_, too_many, "test");
+  EXPECT_EQ(keys().size(), std::size_t{SLUICE_XDP_BRIDGE_LOCAL_MAX});
+  // A full map can be swapped for another full one (stale entries leave first).
+  for (uint64_t& m : too_many) m ^= packed({0, 0x01, 0, 0, 0, 0});
+  replace_bridge_local(bridge_local_, too_many, "test");
+  EXPECT_EQ(keys().size(), std::size_t{SLUICE_XDP_BRIDGE_LOCAL_MAX});
+  EXPECT_EQ(keys().count(key_of({0x02, 0x11, 0, 0, 0, 7})), 1u);
+}
+
 TEST(XdpStatNames, EveryCounterHasAName) {
   std::set<std::string> names;
   for (unsigned i = 0; i < kStatCount; ++i) {
@@ -847,6 +1160,31 @@ TEST(XdpLoader, DetachesOnlyItsOwnStaleProgram) {
         const NatPortsMap again = p.nat_ports();
         again.claim(SLUICE_XDP_NAT_UDP, 7);
         EXPECT_TRUE(ports.claimed(SLUICE_XDP_NAT_UDP, 7));
+      }
+
+      // Bridge member: the MACs and the config of the attached instance steer it.
+      {
+        AttachedProgram p(ifindex);
+        Fd prog(bpf_prog_get_fd_by_id(p.prog_id()));
+        ASSERT_TRUE(prog) << std::strerror(errno);
+        const uint64_t macs[] = {packed(kLocalMac)};
+        p.set_bridge_local(macs);
+        p.set_config(SLUICE_XDP_CONFIG_BRIDGED);
+        const Frame transit = ip_frame({}, tcp_syn(80));
+        auto bridged = [&] { return p.stats()[SLUICE_XDP_TO_FASTPATH_BRIDGED]; };
+        auto routed = [&] { return p.stats()[SLUICE_XDP_TO_FASTPATH_IPV4]; };
+        const uint64_t bridged_before = bridged(), routed_before = routed();
+        EXPECT_EQ(run_once(prog.get(), to(kOtherMac, transit)), static_cast<uint32_t>(XDP_PASS));
+        EXPECT_EQ(bridged(), bridged_before + 1);
+        EXPECT_EQ(run_once(prog.get(), transit), static_cast<uint32_t>(XDP_PASS));
+        EXPECT_EQ(routed(), routed_before + 1);
+        p.set_bridge_local({});
+        EXPECT_EQ(run_once(prog.get(), transit), static_cast<uint32_t>(XDP_PASS));
+        EXPECT_EQ(bridged(), bridged_before + 2);
+        p.set_config(0);
+        EXPECT_EQ(run_once(prog.get(), to(kOtherMac, transit)), static_cast<uint32_t>(XDP_PASS));
+        EXPECT_EQ(bridged(), bridged_before + 2);
+        EXPECT_EQ(routed(), routed_before + 2);
       }
 
       EXPECT_TRUE(detach_stale(ifindex));
