@@ -108,6 +108,7 @@ Dataplane::Dataplane(const DataplaneConfig& cfg) : cfg_(cfg) {
     fc.multipath_seed = uint64_t{rd()} << 32 | rd();
   }
   fs_ = std::make_unique<ForwardingState>(fc);
+  bridges_ = std::make_unique<Bridges>(*fs_, cfg_.fdb_size, grace_.get());
 
   const std::string xdp_object = cfg_.xdp_object.empty() ? xdp::object_path() : cfg_.xdp_object;
   try {
@@ -125,7 +126,10 @@ Dataplane::Dataplane(const DataplaneConfig& cfg) : cfg_(cfg) {
   punt_ = rte_ring_create(unique("sluice-punt").c_str(), 4096, SOCKET_ID_ANY, RING_F_SC_DEQ);
   notes_ = rte_ring_create_elem(unique("sluice-notes").c_str(), sizeof(ArpNote), 4096,
                                 SOCKET_ID_ANY, RING_F_SC_DEQ);
-  if (punt_ == nullptr || notes_ == nullptr) throw std::runtime_error("cannot create rings");
+  bridge_notes_ = rte_ring_create_elem(unique("sluice-learn").c_str(), sizeof(LearnNote), 4096,
+                                       SOCKET_ID_ANY, RING_F_SC_DEQ);
+  if (punt_ == nullptr || notes_ == nullptr || bridge_notes_ == nullptr)
+    throw std::runtime_error("cannot create rings");
 
   for (unsigned i = 0; i < nw; ++i) {
     auto w = std::make_unique<WorkerContext>();
@@ -134,6 +138,10 @@ Dataplane::Dataplane(const DataplaneConfig& cfg) : cfg_(cfg) {
     w->punt = punt_;
     w->notes = notes_;
     w->pool = pool_;
+    w->bridges = &bridges_->topology();
+    w->fdb = &bridges_->fdb();
+    w->bridge_clock = &bridges_->clock();
+    w->bridge_notes = bridge_notes_;
     w->icmp.per_second = cfg_.icmp_errors_per_second;
     w->icmp.burst = cfg_.icmp_error_burst;
     w->inject = rte_ring_create(unique("sluice-inject").c_str(), 1024, SOCKET_ID_ANY,
@@ -228,6 +236,8 @@ Dataplane::~Dataplane() {
   for (const OpenedPort& p : ports_) close_port(p);
   rte_ring_free(punt_);
   rte_ring_free(notes_);
+  rte_ring_free(bridge_notes_);
+  bridges_.reset();
   fs_.reset();
   grace_.reset();
   rte_free(qsbr_);
@@ -270,9 +280,15 @@ void Dataplane::service(double now) {
   void* punted[64];
   while ((n = rte_ring_sc_dequeue_burst(punt_, punted, 64, nullptr)) > 0)
     for (unsigned i = 0; i < n; ++i) resolver_->on_punted(static_cast<rte_mbuf*>(punted[i]), now);
+  bridges_->set_clock(now);
+  LearnNote learn[64];
+  while ((n = rte_ring_sc_dequeue_burst_elem(bridge_notes_, learn, sizeof(LearnNote), 64,
+                                             nullptr)) > 0)
+    for (unsigned i = 0; i < n; ++i) bridges_->on_note(learn[i]);
   if (now - last_tick_ >= 0.1 || now < last_tick_) {
     last_tick_ = now;
     resolver_->tick(now);
+    bridges_->tick();
     sync_xdp_local_addresses();
     nat_follow_addresses();
     take_snapshot(now);

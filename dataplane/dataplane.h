@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/bridge_state.h"
 #include "dataplane/forwarding_state.h"
 #include "dataplane/neighbours.h"
 #include "dataplane/ports.h"
@@ -31,8 +32,9 @@ struct DataplaneConfig {
   uint64_t multipath_seed = 0;          // flow hash seed; 0: a random one per start
   NeighbourResolver::Config neighbours;
   uint64_t icmp_errors_per_second = 1000, icmp_error_burst = 50;
-  std::string xdp_object;  // the AF_XDP ports' program; empty: xdp::object_path()
-  nat::EngineConfig nat;   // sessions per worker, port range, timeouts (workers set here)
+  std::string xdp_object;     // the AF_XDP ports' program; empty: xdp::object_path()
+  nat::EngineConfig nat;      // sessions per worker, port range, timeouts (workers set here)
+  uint32_t fdb_size = 65535;  // FDB entries, all bridges together (2^k - 1 fits rte_hash best)
 };
 
 // NAT figures summed over the workers (`sluice stats`, `sluice nat show`).
@@ -63,6 +65,7 @@ class Dataplane {
 
   ForwardingState& state() { return *fs_; }
   NeighbourResolver& neighbours() { return *resolver_; }
+  Bridges& bridges() { return *bridges_; }
   rte_mempool* pool() { return pool_; }
   const std::vector<OpenedPort>& ports() const { return ports_; }
   unsigned workers() const { return static_cast<unsigned>(workers_.size()); }
@@ -108,6 +111,8 @@ class Dataplane {
   rte_rcu_qsbr* qsbr_ = nullptr;
   std::unique_ptr<Grace> grace_;
   std::unique_ptr<ForwardingState> fs_;
+  std::unique_ptr<Bridges> bridges_;
+  rte_ring* bridge_notes_ = nullptr;  // LearnNote elements, workers -> control
   std::vector<OpenedPort> ports_;
   std::vector<std::unique_ptr<WorkerContext>> workers_;
   std::vector<std::string> graph_names_;

@@ -1,6 +1,7 @@
 // eth_input.cpp — the eth-input node: EtherType dispatch. Frames addressed to another host
 // are dropped (AF_XDP ports run promiscuous); IPv4 that arrived as a link-layer broadcast or
-// multicast is not forwarded (RFC 1812 5.3.4); VLAN tags wait for the bridging work.
+// multicast is not forwarded (RFC 1812 5.3.4); tagged frames are dropped. A bridge member's
+// frames all go to bridge-input instead.
 #include <rte_ether.h>
 
 #include "dataplane/graph_nodes.h"
@@ -11,6 +12,7 @@ namespace sluice {
 namespace {
 
 enum Next : rte_edge_t {
+  kBridge,
   kIp4,
   kArp,
   kRunt,
@@ -23,7 +25,10 @@ enum Next : rte_edge_t {
 
 uint16_t eth_input(rte_graph* graph, rte_node* node, void** objs, uint16_t n) {
   const WorkerContext& w = worker_of(node);
+  const BridgeTopology& bt = *w.bridges->load(std::memory_order_acquire);
   dispatch(graph, node, objs, n, [&](rte_mbuf* m) -> rte_edge_t {
+    // A bridge member sees every destination, and its tagged frames are the bridge's.
+    if (bt.ports[meta(m).rx_port].bridge != kNoBridge) return kBridge;
     if (m->data_len < RTE_ETHER_HDR_LEN) return kRunt;
     if (m->nb_segs != 1) return kMultiSeg;
     const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
@@ -56,8 +61,8 @@ NodeDef eth_input_node() {
   return {
       "eth-input",
       eth_input,
-      {"ip4-input", "arp-input", "drop-eth-runt", "drop-eth-multi-segment", "drop-eth-other-host",
-       "drop-ip4-l2-broadcast", "drop-eth-vlan", "drop-eth-unknown-type"}};
+      {"bridge-input", "ip4-input", "arp-input", "drop-eth-runt", "drop-eth-multi-segment",
+       "drop-eth-other-host", "drop-ip4-l2-broadcast", "drop-eth-vlan", "drop-eth-unknown-type"}};
 }
 
 }  // namespace sluice

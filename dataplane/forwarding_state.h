@@ -41,6 +41,9 @@ struct PortState {
   // router's addresses are dropped without an ICMP error, as Linux does (ip_error()).
   std::atomic<bool> forwarding{true};
   bool kernel_twin = false;  // an AF_XDP port: the host stack owns what the fast path does not
+  // A bridge's routed interface (BVI): the bridge's number (bridge_state.h), else 0xff. What
+  // the IPv4 path sends out of it, port-tx hands to bridge-output, which picks the member.
+  std::atomic<uint8_t> bvi_of{0xff};
 };
 
 struct InterfaceAddress {

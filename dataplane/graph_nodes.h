@@ -35,6 +35,22 @@ std::vector<NodeDef> nat_pre_nodes();  // nat-pre, nat-handoff, nat-inbox
 NodeDef nat_post_node();
 NodeDef neigh_punt_node();
 NodeDef port_tx_node();
+NodeDef bridge_input_node();
+NodeDef bridge_flood_node();
+NodeDef bridge_output_node();
+
+// Sends objs[i] to edge nexts[i] (n at most RTE_GRAPH_BURST_SIZE), moving the whole stream at
+// once when every packet goes the same way.
+inline void enqueue_decided(rte_graph* graph, rte_node* node, void** objs, uint16_t n,
+                            rte_edge_t* nexts) {
+  if (n == 0) return;
+  bool same = true;
+  for (uint16_t i = 1; i < n; ++i) same &= nexts[i] == nexts[0];
+  if (same && objs == node->objs)
+    rte_node_next_stream_move(graph, node, nexts[0]);
+  else
+    rte_node_enqueue_next(graph, node, nexts, objs, n);
+}
 
 // Sends each packet to the edge `classify` returns, moving the whole stream at once in the
 // common case where every packet goes the same way.

@@ -67,6 +67,9 @@ void PacketGraph::register_nodes() {
     for (NodeDef& d : icmp_error_nodes()) defs.push_back(std::move(d));
     for (NodeDef& d : nat_pre_nodes()) defs.push_back(std::move(d));
     defs.push_back(nat_post_node());
+    defs.push_back(bridge_input_node());
+    defs.push_back(bridge_flood_node());
+    defs.push_back(bridge_output_node());
     std::set<std::string> defined;
     for (const NodeDef& d : defs) defined.insert(d.name);
     std::set<std::string> sinks;

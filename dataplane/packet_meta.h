@@ -16,8 +16,14 @@ struct PacketMeta {
   uint8_t icmp_code;
   uint16_t icmp_mtu;  // next-hop MTU for "fragmentation needed"
   uint8_t flags;
-  uint8_t nat_flags;     // kNat* below: what nat-pre did, for nat-post and icmp-error
-  uint32_t nat_session;  // the worker's NAT session (when kNatMatched)
+  uint8_t nat_flags;  // kNat* below: what nat-pre did, for nat-post and icmp-error
+  union {
+    uint32_t nat_session;  // the worker's NAT session (when kNatMatched)
+    // Inside a bridge (bridge-input to port-tx, never together with NAT, which starts at
+    // ip4-input): the frame's 802.1Q TCI on a VLAN-aware bridge (PCP and VID; the frame itself
+    // travels untagged between the nodes).
+    uint32_t bridge_tci;
+  };
 };
 static_assert(sizeof(PacketMeta) == 24, "PacketMeta is part of the mempool layout");
 static_assert(sizeof(PacketMeta) % RTE_MBUF_PRIV_ALIGN == 0);

@@ -4,7 +4,8 @@
 // (port-rx of the owner sends it). What the driver or the ring does not take is counted.
 // Nothing leaves a port whose link is down: ip4-forward already stops transit packets, but the
 // router's own packets (ARP, echo replies, ICMP errors, released held packets) end here too,
-// so this one check, once per run of packets, covers all of them.
+// so this one check, once per run of packets, covers all of them. A run for a bridge's routed
+// interface goes to bridge-output, which picks the member port and comes back here.
 #include <rte_ethdev.h>
 
 #include "dataplane/graph_nodes.h"
@@ -25,6 +26,11 @@ uint16_t port_tx(rte_graph* graph, rte_node* node, void** objs, uint16_t n) {
     const uint16_t want = end - start;
     if (!w.fs->port(port).up.load(std::memory_order_relaxed)) [[unlikely]] {
       rte_node_enqueue(graph, node, 2, objs + start, want);
+      start = end;
+      continue;
+    }
+    if (w.fs->port(port).bvi_of.load(std::memory_order_relaxed) != 0xff) [[unlikely]] {
+      rte_node_enqueue(graph, node, 3, objs + start, want);  // bridge-output picks the member
       start = end;
       continue;
     }
@@ -50,7 +56,8 @@ uint16_t port_tx(rte_graph* graph, rte_node* node, void** objs, uint16_t n) {
 NodeDef port_tx_node() {
   return {"port-tx",
           port_tx,
-          {"drop-port-tx-full", "drop-port-tx-handoff-full", "drop-port-tx-link-down"}};
+          {"drop-port-tx-full", "drop-port-tx-handoff-full", "drop-port-tx-link-down",
+           "bridge-output"}};
 }
 
 }  // namespace sluice

@@ -11,8 +11,10 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
+#include "dataplane/bridge_state.h"
 #include "dataplane/forwarding_state.h"
 #include "nat/nat_engine.h"
 
@@ -64,8 +66,14 @@ struct WorkerCounters {
   std::atomic<uint64_t> forwarded{0};
   std::atomic<uint64_t> arp_notes_lost{0};
   std::atomic<uint64_t> fragments_made{0};
-  std::atomic<uint64_t> nat_handoffs{0};      // packets given to the worker owning their session
-  std::atomic<uint64_t> nat_handoff_full{0};  // ... dropped: that worker's inbox was full
+  std::atomic<uint64_t> nat_handoffs{0};         // packets given to the worker owning their session
+  std::atomic<uint64_t> nat_handoff_full{0};     // ... dropped: that worker's inbox was full
+  std::atomic<uint64_t> bridge_notes{0};         // learning notes sent to the control thread
+  std::atomic<uint64_t> bridge_notes_lost{0};    // ... not sent: the ring was full
+  std::atomic<uint64_t> bridge_flooded{0};       // frames flooded (group or unknown unicast)
+  std::atomic<uint64_t> bridge_flood_copies{0};  // copies made for them
+  std::atomic<uint64_t> bridge_copy_failed{0};   // copies not made: the pool was empty
+  std::atomic<uint64_t> bridge_own_src{0};       // frames whose source is the bridge's own MAC
   void add(std::atomic<uint64_t>& c, uint64_t n) {
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
@@ -111,6 +119,22 @@ struct WorkerContext {
   // `nat_copy` between two walks and stores the request's number in `nat_copy_done`.
   std::atomic<uint32_t> nat_copy_request{0}, nat_copy_done{0};
   std::vector<nat::SessionView> nat_copy;
+
+  // Bridging: the topology and the FDB (the control thread writes both), the bridge clock
+  // (seconds, for the FDB's last-seen), the ring learning notes go to, and a filter that
+  // keeps a MAC that is not learned yet from sending a note per frame: (key, port) -> when
+  // the last note went (TSC), direct-mapped.
+  const std::atomic<const BridgeTopology*>* bridges = nullptr;
+  const Fdb* fdb = nullptr;
+  const std::atomic<uint32_t>* bridge_clock = nullptr;
+  rte_ring* bridge_notes = nullptr;
+  struct LearnFilter {
+    uint64_t key_port = 0;
+    uint64_t tsc = 0;
+  };
+  static constexpr unsigned kLearnFilterSlots = 1024;
+  std::unique_ptr<std::array<LearnFilter, kLearnFilterSlots>> learn_filter =
+      std::make_unique<std::array<LearnFilter, kLearnFilterSlots>>();
 };
 
 // NAT housekeeping before each graph walk (nat_service.cpp): the clock and expiry about four

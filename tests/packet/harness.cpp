@@ -71,7 +71,7 @@ Router::Router(const RouterOptions& opt) {
   static unsigned instance = 0;
   const std::string tag = std::to_string(instance++);
   DataplaneConfig cfg;
-  for (unsigned i = 0; i < kPorts; ++i) {
+  for (unsigned i = 0; i < kPorts + opt.extra_ports; ++i) {
     const std::string n = tag + "-" + std::to_string(i);
     rte_ring* rx = rte_ring_create(("pkt-rx-" + n).c_str(), opt.ring_size, SOCKET_ID_ANY,
                                    RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -87,7 +87,7 @@ Router::Router(const RouterOptions& opt) {
     // net_ring ports start with 00:00:00:00:00:00 and have no "set default MAC" operation;
     // adding an address fills the empty slot 0, which is the default address.
     rte_ether_addr mac;
-    kRouterMac[i].copy_to(mac.addr_bytes);
+    port_mac(static_cast<uint16_t>(i)).copy_to(mac.addr_bytes);
     if (rte_eth_dev_mac_addr_add(static_cast<uint16_t>(id), &mac, 0) != 0)
       throw std::runtime_error("cannot give ring port " + n + " its MAC address");
     PortSpec spec;
@@ -105,11 +105,12 @@ Router::Router(const RouterOptions& opt) {
   cfg.icmp_errors_per_second = opt.icmp_errors_per_second;
   cfg.icmp_error_burst = opt.icmp_error_burst;
   cfg.multipath_seed = opt.multipath_seed;
+  cfg.fdb_size = opt.fdb_size;
   dp_ = std::make_unique<Dataplane>(cfg);
   pool_size_ = dp_->pool()->size;
 
   ForwardingState& fs = dp_->state();
-  for (uint16_t p = 0; p < kPorts; ++p) set_mtu(p, 1500);
+  for (uint16_t p = 0; p < ports(); ++p) set_mtu(p, 1500);
   check(fs.add_address(kP0, addr(kR0), 24), "address p0");
   check(fs.add_address(kP1, addr(kR1), 24), "address p1");
   check(fs.add_address(kP2, addr(kR2), 24), "address p2");
@@ -220,7 +221,7 @@ std::vector<Bytes> Router::received(uint16_t port) {
 
 std::vector<std::vector<Bytes>> Router::received_all() {
   std::vector<std::vector<Bytes>> out;
-  for (uint16_t p = 0; p < kPorts; ++p) out.push_back(received(p));
+  for (uint16_t p = 0; p < ports(); ++p) out.push_back(received(p));
   return out;
 }
 
@@ -258,7 +259,7 @@ void PacketTest::TearDown() {
   if (!router_) return;
   r().run();
   const auto left = r().received_all();
-  for (uint16_t p = 0; p < kPorts; ++p) {
+  for (uint16_t p = 0; p < r().ports(); ++p) {
     EXPECT_TRUE(left[p].empty()) << left[p].size() << " frame(s) on p" << p
                                  << " that the case did not expect, the first:\n"
                                  << (left[p].empty() ? "" : hex_dump(left[p][0]));
@@ -280,7 +281,7 @@ void PacketTest::expect(uint16_t port, const Frame& in,
 std::vector<std::vector<Bytes>> PacketTest::expect_sent(
     const std::vector<std::pair<uint16_t, Frame>>& out) {
   auto got = r().received_all();
-  for (uint16_t p = 0; p < kPorts; ++p) {
+  for (uint16_t p = 0; p < r().ports(); ++p) {
     std::vector<Bytes> want;
     for (const auto& [port, f] : out)
       if (port == p) want.push_back(f.bytes());

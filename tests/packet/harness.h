@@ -62,7 +62,16 @@ struct RouterOptions {
   unsigned ring_size = 1024;  // each port's RX and TX ring
   unsigned workers = 1;       // ring ports have one queue: more workers share it (TX hand-off)
   uint64_t multipath_seed = 0x5eed;  // fixed, so that which flow takes which path repeats
+  // Ports p3, p4, ... after the three above: no address, MAC 02:00:00:00:00:13, :14, ...
+  // (the bridging cases make them bridge members).
+  unsigned extra_ports = 0;
+  uint32_t fdb_size = 65535;
 };
+
+// The MAC of ring port p (kRouterMac for the first three).
+inline MacAddr port_mac(uint16_t p) {
+  return MacAddr({0x02, 0x00, 0x00, 0x00, 0x00, static_cast<uint8_t>(0x10 + p)});
+}
 
 // One router and its three ring ports.
 class Router {
@@ -73,6 +82,7 @@ class Router {
   Router& operator=(const Router&) = delete;
 
   Dataplane& dp() { return *dp_; }
+  uint16_t ports() const { return static_cast<uint16_t>(tx_.size()); }
   double now() const { return now_; }
 
   // Frames in. `headroom` (bytes before the frame in the mbuf) defaults to DPDK's.
