@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
+#include <linux/if_bridge.h>
 #include <linux/if_link.h>
 #include <linux/netconf.h>
 #include <linux/nexthop.h>
@@ -128,7 +129,6 @@ void Socket::dump(uint16_t type, uint8_t family, const MessageFn& f) {
   nlmsghdr* h = mnl_nlmsg_put_header(req);
   h->nlmsg_type = type;
   h->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  h->nlmsg_seq = next_seq();
   // Each request carries its family's header; the kernel reads the family from its first byte.
   size_t hdr = sizeof(rtgenmsg);
   switch (type) {
@@ -138,10 +138,20 @@ void Socket::dump(uint16_t type, uint8_t family, const MessageFn& f) {
     case RTM_GETNEIGH: hdr = sizeof(ndmsg); break;
     case RTM_GETNEXTHOP: hdr = sizeof(nhmsg); break;
     case RTM_GETNETCONF: hdr = sizeof(netconfmsg); break;
+    case RTM_GETVLAN: hdr = sizeof(br_vlan_msg); break;
     default: break;
   }
   auto* body = static_cast<uint8_t*>(mnl_nlmsg_put_extra_header(h, hdr));
   body[0] = family;
+  const auto* p = reinterpret_cast<const uint8_t*>(req);
+  dump(std::vector<uint8_t>(p, p + h->nlmsg_len), f);
+}
+
+void Socket::dump(std::vector<uint8_t> request, const MessageFn& f) {
+  if (request.size() < sizeof(nlmsghdr)) throw std::invalid_argument("netlink: short request");
+  auto* h = reinterpret_cast<nlmsghdr*>(request.data());
+  const uint16_t type = h->nlmsg_type;
+  h->nlmsg_seq = next_seq();
   const uint32_t seq = h->nlmsg_seq;
   send(h);
 

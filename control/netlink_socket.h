@@ -35,6 +35,9 @@ class Socket {
   // A dump of `type` (RTM_GETLINK, ...) for `family`; blocks until NLMSG_DONE. Throws on error,
   // and DumpInterrupted if the kernel flagged the dump inconsistent (NLM_F_DUMP_INTR).
   void dump(uint16_t type, uint8_t family, const MessageFn& f);
+  // The same for a request built elsewhere (netlink_messages.h: vlan_dump_request(), ...), for
+  // dumps whose request carries attributes. Its sequence number is replaced by this socket's.
+  void dump(std::vector<uint8_t> request, const MessageFn& f);
   // Sends a request without waiting for an answer (errors arrive later through drain()).
   void send(const nlmsghdr* h);
   uint32_t next_seq() { return ++seq_; }
