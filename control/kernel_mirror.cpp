@@ -91,8 +91,7 @@ void KernelMirror::start(double now) {
   requests_ = std::make_unique<netlink::Socket>(std::vector<unsigned>{}, 0);
   // The kernel owns ARP for mirrored ports: it answers for its addresses, and resolves what
   // the fast path asks for; its neighbour table comes back to us as events.
-  for (const OpenedPort& p : dp_.ports())
-    if (p.kernel_twin) xdp::AttachedProgram(p.ifindex).set_config(SLUICE_XDP_CONFIG_ARP_TO_KERNEL);
+  dp_.set_xdp_arp_to_kernel(true);
   dp_.neighbours().set_request_hook(
       [this](uint16_t port, Ipv4Addr ip) { ask_kernel_to_resolve(port, ip); });
   full_sync(now);

@@ -290,6 +290,7 @@ void Dataplane::service(double now) {
     resolver_->tick(now);
     bridges_->tick();
     sync_xdp_local_addresses();
+    sync_xdp_bridges();
     nat_follow_addresses();
     take_snapshot(now);
   }
@@ -333,6 +334,48 @@ void Dataplane::sync_xdp_local_addresses() {
   }
   xdp_locals_ = locals;
   xdp_nat_ = nat;
+}
+
+void Dataplane::set_xdp_arp_to_kernel(bool on) {
+  xdp_arp_to_kernel_ = on;
+  sync_xdp_bridges();
+}
+
+void Dataplane::sync_xdp_bridges() {
+  xdp_bridge_applied_.resize(ports_.size());
+  const std::vector<Bridges::View> bridges = bridges_->list();
+  for (uint16_t i = 0; i < ports_.size(); ++i) {
+    const OpenedPort& p = ports_[i];
+    if (!p.kernel_twin) continue;
+    uint32_t flags = xdp_arp_to_kernel_ ? SLUICE_XDP_CONFIG_ARP_TO_KERNEL : 0;
+    std::vector<uint64_t> macs;
+    for (const Bridges::View& b : bridges) {
+      const bool member = std::any_of(b.members.begin(), b.members.end(),
+                                      [&](const Bridges::Member& m) { return m.port == i; });
+      if (!member) continue;
+      flags |= SLUICE_XDP_CONFIG_BRIDGED;
+      if (b.config.kernel) flags |= SLUICE_XDP_CONFIG_BRIDGE_KERNEL;
+      // The bridge's own MAC and its members': frames to them are the host's (the router's
+      // rules apply); any other unicast is bridged traffic.
+      macs.push_back(b.config.mac.packed());
+      for (const Bridges::Member& m : b.members) macs.push_back(fs_->port(m.port).mac.packed());
+    }
+    std::sort(macs.begin(), macs.end());
+    macs.erase(std::unique(macs.begin(), macs.end()), macs.end());
+    XdpBridgeApplied& a = xdp_bridge_applied_[i];
+    if (a.done && a.flags == flags && a.macs == macs) continue;
+    try {
+      xdp::AttachedProgram prog(p.ifindex);
+      // Joining: the local MACs first, then the flag; leaving: the flag first.
+      if (flags & SLUICE_XDP_CONFIG_BRIDGED) prog.set_bridge_local(macs);
+      prog.set_config(flags);
+      if (!(flags & SLUICE_XDP_CONFIG_BRIDGED)) prog.set_bridge_local(macs);
+    } catch (const std::exception& e) {
+      fprintf(stderr, "sluiced: port %s: %s\n", p.name.c_str(), e.what());
+      continue;  // retried at the next tick
+    }
+    a = {flags, std::move(macs), true};
+  }
 }
 
 std::vector<NodeCounters> Dataplane::node_counters() const {

@@ -89,6 +89,12 @@ class Dataplane {
 
   // Publishes the addresses the host owns to the AF_XDP ports' XDP programs.
   void sync_xdp_local_addresses();
+  // The AF_XDP ports' program flags: ARP to the kernel (mirror mode), and for bridge members
+  // BRIDGED (+ BRIDGE_KERNEL for a mirrored Linux bridge) with the bridge's local MACs. Done
+  // at every service tick; callers that just changed a bridge call it at once, so that the
+  // XDP split follows the fast path's topology within one control-loop turn.
+  void set_xdp_arp_to_kernel(bool on);
+  void sync_xdp_bridges();
   void register_telemetry();
 
   // NAT (nat/). The control thread publishes rules; every worker's engine matches them from
@@ -125,7 +131,14 @@ class Dataplane {
   std::vector<bool> poll_registered_;
   double last_tick_ = 0;
   std::vector<uint32_t> xdp_locals_;  // what the XDP maps hold now
-  bool xdp_nat_ = false;              // ... and whether they are NAT addresses
+  bool xdp_arp_to_kernel_ = false;
+  struct XdpBridgeApplied {
+    uint32_t flags = 0;
+    std::vector<uint64_t> macs;
+    bool done = false;
+  };
+  std::vector<XdpBridgeApplied> xdp_bridge_applied_;  // per opened port
+  bool xdp_nat_ = false;                              // ... and whether they are NAT addresses
 
   // NAT: the rules the workers read (published RCU-style), the control thread's copy.
   std::atomic<const nat::Rules*> nat_published_{nullptr};
