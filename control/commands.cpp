@@ -34,6 +34,11 @@ constexpr const char* kUsage =
     "  nat masquerade add|del PREFIX,out=PORT\n"
     "  nat forward add PROTO:[ADDR:]PORT=ADDR:PORT[,in=PORT]\n"
     "  nat forward del PROTO:[ADDR:]PORT[=ADDR:PORT][,in=PORT]\n"
+    "  bridge [show] [NAME]               bridges: members, routed interface, FDB, counters\n"
+    "  bridge fdb [show] [NAME]           the FDB: MAC, bridge, port, VLAN, age, flags\n"
+    "  bridge add NAME PORT [PORT...] [mac MAC] [ageing S] [vlan-filtering]\n"
+    "  bridge del NAME | bridge set NAME ageing S\n"
+    "  bridge fdb add|del MAC dev PORT|BRIDGE [vlan V]   static entry (PORT) or local (BRIDGE)\n"
     "  --json on every show command\n";
 
 [[noreturn]] void usage_error(const std::string& what) {
@@ -141,6 +146,73 @@ std::vector<std::string> without_flags(const std::vector<std::string>& a) {
   return out;
 }
 
+// Bridges: the totals shown by `bridge show` and `stats` (the FDB, the control thread's
+// learning counters, the workers' flooding counters).
+json bridge_totals_json(Dataplane& dp) {
+  const Bridges& br = dp.bridges();
+  const Bridges::Counters c = br.counters();
+  return json{{"bridges", br.list().size()},
+              {"fdb_entries", br.fdb_size()},
+              {"fdb_capacity", br.fdb_capacity()},
+              {"fdb_bytes", br.fdb_bytes()},
+              {"learned", c.learned},
+              {"moves", c.moves},
+              {"full", c.full},
+              {"aged", c.aged},
+              {"static_kept", c.static_kept},
+              {"notes_received", c.notes},
+              {"notes_sent", dp.worker_sum(&WorkerCounters::bridge_notes)},
+              {"notes_lost", dp.worker_sum(&WorkerCounters::bridge_notes_lost)},
+              {"flooded", dp.worker_sum(&WorkerCounters::bridge_flooded)},
+              {"flood_copies", dp.worker_sum(&WorkerCounters::bridge_flood_copies)},
+              {"copy_failed", dp.worker_sum(&WorkerCounters::bridge_copy_failed)},
+              {"own_src", dp.worker_sum(&WorkerCounters::bridge_own_src)}};
+}
+
+std::string bridge_totals_text(Dataplane& dp) {
+  const json t = bridge_totals_json(dp);
+  auto n = [&](const char* k) { return t[k].get<uint64_t>(); };
+  char line[512];
+  snprintf(line, sizeof line,
+           "bridge: %" PRIu64 " bridge(s), fdb %" PRIu64 " of %" PRIu64 " entries (%" PRIu64
+           " bytes); learned %" PRIu64 ", moves %" PRIu64 ", full %" PRIu64 ", aged %" PRIu64
+           ", static kept %" PRIu64
+           "\n"
+           "        notes sent %" PRIu64 ", received %" PRIu64 ", lost %" PRIu64
+           "; flooded %" PRIu64 " (copies %" PRIu64 ", copy failed %" PRIu64
+           "), own source %" PRIu64 "\n",
+           n("bridges"), n("fdb_entries"), n("fdb_capacity"), n("fdb_bytes"), n("learned"),
+           n("moves"), n("full"), n("aged"), n("static_kept"), n("notes_sent"), n("notes_received"),
+           n("notes_lost"), n("flooded"), n("flood_copies"), n("copy_failed"), n("own_src"));
+  return line;
+}
+
+// A member's VLANs as the workers see them (an empty list means {PVID, untagged}).
+std::map<uint16_t, bool> member_vlans(const Bridges::Member& m) {
+  if (m.vlans.empty() && m.pvid != 0) return {{m.pvid, true}};
+  return m.vlans;
+}
+
+const char* fdb_flag(const Bridges::FdbView& e) {
+  return e.local ? "local" : e.is_static ? "static" : "learned";
+}
+
+std::optional<uint16_t> parse_vid(const std::string& v) {
+  if (v.empty() || v.size() > 4 || v.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  const unsigned long n = std::stoul(v);
+  if (n < 1 || n > 4094) return std::nullopt;
+  return static_cast<uint16_t>(n);
+}
+
+std::optional<uint32_t> parse_ageing(const std::string& v) {
+  if (v.empty() || v.size() > 7 || v.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  const unsigned long n = std::stoul(v);
+  if (n > 1000000) return std::nullopt;
+  return static_cast<uint32_t>(n);
+}
+
 }  // namespace
 
 CommandReply Commands::run(const std::vector<std::string>& all_args) {
@@ -195,6 +267,7 @@ CommandReply Commands::run(const std::vector<std::string>& all_args) {
     return graph();
   }
   if (cmd == "nat") return nat(w, json_out, limit.value_or(kDefaultSessionLimit));
+  if (cmd == "bridge" || cmd == "br") return bridge(w, json_out);
   usage_error("unknown command '" + cmd + "'");
 }
 
@@ -532,19 +605,25 @@ CommandReply Commands::link(bool json_out) {
   std::string body;
   for (uint16_t i = 0; i < fs.port_count(); ++i) {
     const PortState& p = fs.port(i);
-    const OpenedPort& op = dp_.ports()[i];
+    // Past the opened ports: bridges' routed interfaces (no device, no queues); a deleted
+    // bridge's slot waits for reuse and is not shown.
+    const bool bvi = i >= dp_.ports().size();
+    if (bvi && p.bvi_of.load() == kNoBridge) continue;
+    const OpenedPort* op = bvi ? nullptr : &dp_.ports()[i];
     const bool up = p.up.load();
     const bool mirrored = kernel.count(i) != 0;
+    const char* kind = bvi ? "bridge" : op->kernel_twin ? "af_xdp" : "ethdev";
+    const uint16_t queues = bvi ? 0 : op->queues;
     json j;
     j["ifname"] = p.name;
     j["address"] = p.mac.str();
     j["mtu"] = p.mtu.load();
     j["operstate"] = up ? "UP" : "DOWN";
     j["forwarding"] = p.forwarding.load();
-    j["kind"] = op.kernel_twin ? "af_xdp" : "ethdev";
+    j["kind"] = kind;
     j["mirrored"] = mirrored;
-    j["ethdev"] = op.ethdev;
-    j["queues"] = op.queues;
+    j["ethdev"] = bvi ? json(nullptr) : json(op->ethdev);
+    j["queues"] = queues;
     if (mirrored) {
       j["ifindex"] = kernel[i].ifindex;
       j["admin_up"] = kernel[i].admin_up;
@@ -558,8 +637,7 @@ CommandReply Commands::link(bool json_out) {
     snprintf(line, sizeof line,
              "%u: %s: state %s mtu %u forwarding %s %s%s queues %u\n    link/ether %s\n", i,
              p.name.c_str(), up ? "UP" : "DOWN", p.mtu.load(), p.forwarding.load() ? "on" : "off",
-             op.kernel_twin ? "af_xdp" : "ethdev", mirrored ? " mirrored" : "", op.queues,
-             p.mac.str().c_str());
+             kind, mirrored ? " mirrored" : "", queues, p.mac.str().c_str());
     body.append(line);
   }
   if (json_out) return ok(out);
@@ -575,6 +653,7 @@ CommandReply Commands::addr(bool json_out) {
   json out = json::array();
   std::string body;
   for (uint16_t i = 0; i < fs.port_count(); ++i) {
+    if (i >= dp_.ports().size() && fs.port(i).bvi_of.load() == kNoBridge) continue;
     json j;
     j["ifname"] = fs.port(i).name;
     json infos = json::array();
@@ -632,6 +711,7 @@ CommandReply Commands::stats(bool json_out) {
                          {"dropped_unresolved", nc.dropped_unresolved},
                          {"expired", nc.expired}};
   j["nat"] = nat_totals_json(dp_.nat_totals());
+  j["bridge"] = bridge_totals_json(dp_);
   if (mirror_) {
     const KernelMirror::Counters& m = mirror_->counters();
     j["mirror"] = json{{"events", m.events},
@@ -696,6 +776,7 @@ CommandReply Commands::stats(bool json_out) {
     body.append(line);
   }
   body.append(nat_totals_text(dp_.nat_totals()));
+  body.append(bridge_totals_text(dp_));
   return ok(std::move(body));
 }
 
@@ -975,6 +1056,314 @@ CommandReply Commands::nat_forward(const std::string& verb, const std::string& t
     rules.forward.erase(it);
   }
   dp_.set_nat_rules(std::move(rules));
+  return ok(std::string());
+}
+
+// ---- bridge ---------------------------------------------------------------------------------
+
+CommandReply Commands::bridge(const std::vector<std::string>& w, bool json_out) {
+  const std::string sub = w.size() > 1 ? w[1] : "show";
+  auto at_most = [&](size_t n, const std::string& what) {
+    if (w.size() > n) usage_error("unexpected '" + w[n] + "' after '" + what + "'");
+  };
+  if (sub == "show" || sub == "list") {
+    at_most(3, "bridge show NAME");
+    return bridge_show(w.size() > 2 ? w[2] : std::string(), json_out);
+  }
+  if (sub == "fdb") {
+    if (w.size() > 2 && (w[2] == "add" || w[2] == "del" || w[2] == "delete"))
+      return bridge_fdb_change(std::vector<std::string>(w.begin() + 3, w.end()), w[2] != "add");
+    size_t i = 2;
+    if (i < w.size() && w[i] == "show") ++i;
+    at_most(i + 1, "bridge fdb NAME");
+    return bridge_fdb(i < w.size() ? w[i] : std::string(), json_out);
+  }
+  if (sub == "add") return bridge_add(std::vector<std::string>(w.begin() + 2, w.end()));
+  if (sub == "del" || sub == "delete") {
+    if (w.size() != 3) usage_error("bridge del: expected one bridge NAME");
+    const std::string& name = w[2];
+    Bridges& br = dp_.bridges();
+    const std::optional<uint8_t> id = br.find(name);
+    if (id) {
+      for (const Bridges::View& v : br.list()) {
+        if (v.id != *id) continue;
+        if (v.config.kernel)
+          throw std::invalid_argument("bridge " + name +
+                                      " is mirrored from the kernel: ip link del " + name);
+        // Rules and static routes name the routed interface by its port, which a later bridge
+        // may reuse: they go first.
+        const nat::Rules rules = dp_.nat_rules();
+        for (const nat::MasqueradeRule& r : rules.masquerade)
+          if (r.out_port == v.bvi)
+            throw std::invalid_argument("bridge " + name + " is named by masquerade " +
+                                        nat::format(masquerade_spec(r)) +
+                                        " (sluice nat masquerade del it first)");
+        for (const nat::ForwardRule& r : rules.forward)
+          if (r.in_port == v.bvi)
+            throw std::invalid_argument("bridge " + name + " is named by forward " +
+                                        nat::format(forward_spec(r)) +
+                                        " (sluice nat forward del it first)");
+        std::string route;
+        dp_.state().for_each_route([&](const RouteView& r) {
+          if (!route.empty() || r.origin != RouteView::Origin::kUser) return;
+          for (const PathView& p : r.paths)
+            if (p.port == v.bvi && !is_reject(p.kind)) route = dst_str(r.prefix);
+        });
+        if (!route.empty())
+          throw std::invalid_argument("bridge " + name + " is the way of route " + route +
+                                      " (sluice route del " + route + " first)");
+      }
+    }
+    const std::string err = br.del(name);
+    if (!err.empty()) throw std::invalid_argument(err);
+    return ok(std::string());
+  }
+  if (sub == "set") return bridge_set(w);
+  usage_error("unknown bridge command '" + sub + "'");
+}
+
+CommandReply Commands::bridge_show(const std::string& name, bool json_out) {
+  const ForwardingState& fs = dp_.state();
+  const Bridges& br = dp_.bridges();
+  std::vector<Bridges::View> views = br.list();
+  if (!name.empty()) {
+    std::erase_if(views, [&](const Bridges::View& v) { return v.config.name != name; });
+    if (views.empty()) throw std::invalid_argument("no bridge " + name);
+  }
+  std::vector<InterfaceAddress> addrs = fs.addresses();
+  std::sort(addrs.begin(), addrs.end(), [](const InterfaceAddress& x, const InterfaceAddress& y) {
+    return x.addr.host() < y.addr.host();
+  });
+  json list = json::array();
+  std::string body;
+  char line[512];
+  for (const Bridges::View& v : views) {
+    const Bridges::Config& c = v.config;
+    const char* origin = c.kernel ? "kernel" : "static";
+    json addresses = json::array();
+    std::string addr_text;
+    for (const InterfaceAddress& a : addrs) {
+      if (a.port != v.bvi) continue;
+      addresses.push_back(json{{"local", a.addr.str()}, {"prefixlen", a.len}});
+      addr_text.append(" ").append(a.addr.str()).append("/").append(std::to_string(a.len));
+    }
+    json members = json::array();
+    std::string member_text;
+    for (const Bridges::Member& m : v.members) {
+      const std::string& pn = fs.port(m.port).name;
+      const bool up = fs.port(m.port).up.load() && m.forwarding;
+      json vlans = nullptr;
+      std::string vlan_text;
+      if (c.vlan_filtering) {
+        vlans = json::array();
+        vlan_text = ", pvid " + (m.pvid ? std::to_string(m.pvid) : std::string("none")) + ", vlans";
+        for (const auto& [vid, untagged] : member_vlans(m)) {
+          vlans.push_back(json{{"vid", vid}, {"untagged", untagged}});
+          vlan_text.append(" ").append(std::to_string(vid));
+          if (untagged) vlan_text.append(" untagged");
+        }
+        if (vlans.empty()) vlan_text.append(" none");
+      }
+      members.push_back(json{{"port", pn},
+                             {"state", up ? "up" : "down"},
+                             {"learning", m.learning},
+                             {"flood", json{{"unicast", m.flood_unicast},
+                                            {"broadcast", m.flood_broadcast},
+                                            {"multicast", m.flood_multicast}}},
+                             {"pvid", c.vlan_filtering ? json(m.pvid) : json(nullptr)},
+                             {"vlans", vlans}});
+      std::string flood;
+      if (m.flood_unicast) flood.append(" unicast");
+      if (m.flood_broadcast) flood.append(" broadcast");
+      if (m.flood_multicast) flood.append(" multicast");
+      member_text.append("  member ").append(pn).append(": ").append(up ? "up" : "down");
+      member_text.append(m.learning ? ", learning" : ", no learning");
+      member_text.append(", flood").append(flood.empty() ? " none" : flood);
+      member_text.append(vlan_text).push_back('\n');
+    }
+    const std::string& bvi_name = fs.port(v.bvi).name;
+    list.push_back(json{{"name", c.name},
+                        {"origin", origin},
+                        {"mac", c.mac.str()},
+                        {"interface", bvi_name},
+                        {"addresses", addresses},
+                        {"ageing", c.ageing},
+                        {"vlan_filtering", c.vlan_filtering},
+                        {"default_pvid", c.default_pvid},
+                        {"interface_pvid", c.bvi_pvid},
+                        {"members", members},
+                        {"fdb_entries", v.fdb_entries}});
+    std::string vlan_filtering = "vlan filtering off";
+    if (c.vlan_filtering)
+      vlan_filtering = "vlan filtering on (default pvid " + std::to_string(c.default_pvid) +
+                       ", interface pvid " + std::to_string(c.bvi_pvid) + ")";
+    snprintf(line, sizeof line, "%s: %s, mac %s, ageing %u s, %s, %zu fdb entr%s\n", c.name.c_str(),
+             origin, c.mac.str().c_str(), c.ageing, vlan_filtering.c_str(), v.fdb_entries,
+             v.fdb_entries == 1 ? "y" : "ies");
+    body.append(line);
+    body.append("  interface ").append(bvi_name).append(":");
+    body.append(addr_text.empty() ? " no address" : addr_text).push_back('\n');
+    body.append(member_text);
+  }
+  if (json_out) return ok(json{{"bridges", list}, {"totals", bridge_totals_json(dp_)}});
+  if (views.empty()) body.append("no bridges\n");
+  body.append(bridge_totals_text(dp_));
+  return ok(std::move(body));
+}
+
+CommandReply Commands::bridge_fdb(const std::string& name, bool json_out) {
+  const ForwardingState& fs = dp_.state();
+  const Bridges& br = dp_.bridges();
+  if (!name.empty() && !br.find(name)) throw std::invalid_argument("no bridge " + name);
+  std::map<std::string, bool> vlan_aware;
+  for (const Bridges::View& v : br.list()) vlan_aware[v.config.name] = v.config.vlan_filtering;
+  const std::vector<Bridges::FdbView> entries = br.fdb_entries(name);
+  json list = json::array();
+  std::string body;
+  char line[256];
+  snprintf(line, sizeof line, "%-17s  %-15s %-15s %5s %7s  %s\n", "mac", "bridge", "port", "vlan",
+           "age", "flags");
+  body.append(line);
+  for (const Bridges::FdbView& e : entries) {
+    const bool aware = vlan_aware[e.bridge];
+    const bool ages = !e.is_static && !e.local;
+    const std::string& port = fs.port(e.port).name;
+    if (json_out) {
+      list.push_back(json{{"mac", e.mac.str()},
+                          {"bridge", e.bridge},
+                          {"port", port},
+                          {"vlan", aware ? json(e.vid) : json(nullptr)},
+                          {"age", ages ? json(e.age) : json(nullptr)},
+                          {"flags", json::array({fdb_flag(e)})}});
+      continue;
+    }
+    snprintf(line, sizeof line, "%-17s  %-15s %-15s %5s %7s  %s\n", e.mac.str().c_str(),
+             e.bridge.c_str(), port.c_str(), aware ? std::to_string(e.vid).c_str() : "-",
+             ages ? std::to_string(e.age).c_str() : "-", fdb_flag(e));
+    body.append(line);
+  }
+  // Compact, like route show: a full FDB is a million entries.
+  if (json_out) return ok(list.dump() + "\n");
+  body.append(std::to_string(entries.size()) + (entries.size() == 1 ? " entry\n" : " entries\n"));
+  return ok(std::move(body));
+}
+
+CommandReply Commands::bridge_add(const std::vector<std::string>& w) {
+  const char* form = "bridge add NAME PORT [PORT...] [mac MAC] [ageing S] [vlan-filtering]";
+  if (w.empty()) usage_error(std::string(form) + ": missing NAME");
+  const ForwardingState& fs = dp_.state();
+  Bridges::Config c;
+  c.name = w[0];
+  std::vector<Bridges::Member> members;
+  const std::vector<InterfaceAddress> addrs = fs.addresses();
+  for (size_t i = 1; i < w.size(); ++i) {
+    const std::string& a = w[i];
+    if (a == "mac" || a == "ageing" || a == "ageing_time") {
+      if (i + 1 >= w.size()) usage_error("bridge add: " + a + " needs a value");
+      const std::string& v = w[++i];
+      if (a == "mac") {
+        const std::optional<MacAddr> mac = MacAddr::parse(v);
+        if (!mac) usage_error("'" + v + "' is not a MAC address (xx:xx:xx:xx:xx:xx)");
+        if (mac->is_zero() || mac->is_multicast())
+          throw std::invalid_argument("mac " + v + " is not a unicast MAC");
+        c.mac = *mac;
+      } else {
+        const std::optional<uint32_t> s = parse_ageing(v);
+        if (!s) usage_error("ageing '" + v + "': use 0-1000000 seconds (0: no learning)");
+        c.ageing = *s;
+      }
+      continue;
+    }
+    if (a == "vlan-filtering" || a == "vlan_filtering") {
+      c.vlan_filtering = true;
+      continue;
+    }
+    const std::optional<uint16_t> port = fs.port_by_name(a);
+    if (!port) throw std::invalid_argument("unknown port '" + a + "'");
+    // (A routed interface is refused by Bridges::add, in its own words.)
+    for (const InterfaceAddress& x : addrs)
+      if (x.port == *port && fs.port(*port).bvi_of.load() == kNoBridge)
+        throw std::invalid_argument("port " + a + " has address " + x.addr.str() + "/" +
+                                    std::to_string(x.len) +
+                                    ": a bridge member has none of its own (give it to the "
+                                    "bridge once the member's is removed)");
+    Bridges::Member m;
+    m.port = *port;
+    members.push_back(m);
+  }
+  if (members.empty()) usage_error(std::string(form) + ": no member PORT");
+  const std::string err = dp_.bridges().add(c, members);
+  if (!err.empty()) throw std::invalid_argument(err);
+  return ok(std::string());
+}
+
+CommandReply Commands::bridge_set(const std::vector<std::string>& w) {
+  if (w.size() != 5 || (w[3] != "ageing" && w[3] != "ageing_time"))
+    usage_error("bridge set: expected NAME ageing SECONDS");
+  Bridges& br = dp_.bridges();
+  for (const Bridges::View& v : br.list())
+    if (v.config.name == w[2] && v.config.kernel)
+      throw std::invalid_argument("bridge " + w[2] + " is mirrored from the kernel: ip link set " +
+                                  w[2] + " type bridge ageing_time CENTISECONDS");
+  const std::optional<uint32_t> s = parse_ageing(w[4]);
+  if (!s) usage_error("ageing '" + w[4] + "': use 0-1000000 seconds (0: no learning)");
+  const std::string err = br.set_ageing(w[2], *s);
+  if (!err.empty()) throw std::invalid_argument(err);
+  return ok(std::string());
+}
+
+CommandReply Commands::bridge_fdb_change(const std::vector<std::string>& w, bool del) {
+  const std::string verb = del ? "bridge fdb del" : "bridge fdb add";
+  if (w.size() != 3 && w.size() != 5) usage_error(verb + ": expected MAC dev PORT|BRIDGE [vlan V]");
+  if (w[1] != "dev") usage_error(verb + ": expected 'dev' after the MAC, got '" + w[1] + "'");
+  if (w.size() == 5 && w[3] != "vlan")
+    usage_error(verb + ": expected 'vlan V' after the port, got '" + w[3] + "'");
+  const std::optional<MacAddr> mac = MacAddr::parse(w[0]);
+  if (!mac) usage_error("'" + w[0] + "' is not a MAC address (xx:xx:xx:xx:xx:xx)");
+  uint16_t vid = 0;
+  if (w.size() == 5) {
+    const std::optional<uint16_t> v = parse_vid(w[4]);
+    if (!v) usage_error("vlan '" + w[4] + "': use 1-4094");
+    vid = *v;
+  }
+  const ForwardingState& fs = dp_.state();
+  Bridges& br = dp_.bridges();
+  // dev BRIDGE: a local entry (frames to MAC are the routed interface's); dev PORT: a static
+  // entry on that member of its bridge.
+  const std::vector<Bridges::View> views = br.list();
+  const Bridges::View* bridge = nullptr;
+  std::optional<uint16_t> port;
+  for (const Bridges::View& v : views)
+    if (v.config.name == w[2]) bridge = &v;
+  if (!bridge) {
+    port = fs.port_by_name(w[2]);
+    if (!port) throw std::invalid_argument("unknown port '" + w[2] + "'");
+    const std::optional<uint8_t> id = br.bridge_of_port(*port);
+    if (!id) throw std::invalid_argument(w[2] + " is not a bridge member");
+    for (const Bridges::View& v : views)
+      if (v.id == *id) bridge = &v;
+  }
+  const Bridges::Config& c = bridge->config;
+  if (c.kernel)
+    throw std::invalid_argument("bridge " + c.name + " is mirrored from the kernel: bridge fdb " +
+                                (del ? "del" : "add") + " ... master");
+  if (vid != 0 && !c.vlan_filtering)
+    throw std::invalid_argument("bridge " + c.name +
+                                " does not filter VLANs: its entries have no vlan");
+  if (!del) {
+    const std::string err = br.add_static(c.name, *mac, port, vid);
+    if (!err.empty()) throw std::invalid_argument(err);
+    return ok(std::string());
+  }
+  if (port) {
+    const uint16_t want = c.vlan_filtering ? (vid ? vid : c.default_pvid) : 0;
+    for (const Bridges::FdbView& e : br.fdb_entries(c.name))
+      if (e.mac == *mac && e.vid == want && e.port != *port)
+        throw std::invalid_argument(mac->str() + " is on " + fs.port(e.port).name + ", not " +
+                                    w[2]);
+  }
+  const std::string err = br.del_static(c.name, *mac, vid);
+  if (!err.empty()) throw std::invalid_argument(err);
   return ok(std::string());
 }
 

@@ -1,6 +1,7 @@
 // commands.h — what the `sluice` CLI can ask the daemon, answered on the control thread (the
 // writer of every table, so views are consistent without locks). Words follow iproute2: route
-// show/get/add/del/check, neigh, link, addr, stats, graph, nat; `--json` on every show command.
+// show/get/add/del/check, neigh, link, addr, stats, graph, nat, bridge; `--json` on every show
+// command.
 #pragma once
 
 #include <string>
@@ -48,6 +49,12 @@ class Commands {
   CommandReply nat_sessions(bool json, size_t limit);
   CommandReply nat_masquerade(const std::string& verb, const std::string& spec);
   CommandReply nat_forward(const std::string& verb, const std::string& spec);
+  CommandReply bridge(const std::vector<std::string>& w, bool json);
+  CommandReply bridge_show(const std::string& name, bool json);
+  CommandReply bridge_fdb(const std::string& name, bool json);
+  CommandReply bridge_add(const std::vector<std::string>& w);
+  CommandReply bridge_set(const std::vector<std::string>& w);
+  CommandReply bridge_fdb_change(const std::vector<std::string>& w, bool del);
 
   Dataplane& dp_;
   KernelMirror* mirror_;

@@ -28,6 +28,7 @@ std::pair<std::string, std::string> split_eq(const std::string& opt, const std::
 
 constexpr int64_t kMaxNatSessions = nat::SessionTable::kMaxCapacity;  // 2^24 - 1
 constexpr int64_t kMaxNatTimeout = 30 * 24 * 3600;                    // 30 days
+constexpr int64_t kMaxFdbSize = (1 << 24) - 1;
 
 uint32_t timeout(const char* opt, int64_t v, int64_t min) {
   if (v >= min && v <= kMaxNatTimeout) return static_cast<uint32_t>(v);
@@ -37,12 +38,53 @@ uint32_t timeout(const char* opt, int64_t v, int64_t min) {
   throw std::invalid_argument("--" + std::string(opt) + " " + std::to_string(v) + ": " + why);
 }
 
+// A name --addr, --route dev, --neigh, --masquerade out= and --forward in= may use: a --port,
+// or a --bridge (its routed interface is a port of that name).
+bool is_port_or_bridge(const SluicedOptions& o, const std::string& name) {
+  for (const PortSpec& p : o.ports)
+    if (p.name == name) return true;
+  for (const BridgeOption& b : o.bridges)
+    if (b.name == name) return true;
+  return false;
+}
+
+const BridgeOption* bridge_with_member(const SluicedOptions& o, const std::string& port) {
+  for (const BridgeOption& b : o.bridges)
+    for (const std::string& p : b.ports)
+      if (p == port) return &b;
+  return nullptr;
+}
+
+void parse_bridge_options(SluicedOptions& o, const std::vector<std::string>& specs) {
+  for (const std::string& s : specs) {
+    BridgeOption b = parse_bridge(s);
+    for (const PortSpec& p : o.ports)
+      if (p.name == b.name) throw bad("bridge", s, "'" + b.name + "' is already a port's name");
+    for (const BridgeOption& x : o.bridges)
+      if (x.name == b.name) throw bad("bridge", s, "bridge " + b.name + " is given twice");
+    for (const std::string& port : b.ports) {
+      bool found = false;
+      for (const PortSpec& p : o.ports) found |= p.name == port;
+      if (!found) {
+        for (const BridgeOption& x : o.bridges)
+          if (x.name == port)
+            throw bad("bridge", s, "'" + port + "' is a bridge; a member is a --port");
+        throw bad("bridge", s, "unknown port '" + port + "' (not given with --port)");
+      }
+      if (const BridgeOption* other = bridge_with_member(o, port))
+        throw bad("bridge", s, "port " + port + " is already in bridge " + other->name);
+    }
+    o.bridges.push_back(std::move(b));
+  }
+  if (o.bridges.size() > kMaxBridges)
+    throw std::invalid_argument("--bridge: at most " + std::to_string(kMaxBridges) + " bridges");
+}
+
 void parse_nat_options(SluicedOptions& o, const std::vector<std::string>& masqs,
                        const std::vector<std::string>& fwds, const std::string& ports) {
   auto known = [&](const std::string& opt, const std::string& spec, const std::string& name) {
-    for (const PortSpec& p : o.ports)
-      if (p.name == name) return;
-    throw bad(opt, spec, "unknown port '" + name + "' (not given with --port)");
+    if (is_port_or_bridge(o, name)) return;
+    throw bad(opt, spec, "unknown port '" + name + "' (not given with --port or --bridge)");
   };
   std::string err;
   const auto range = nat::parse_port_range(ports, &err);
@@ -91,6 +133,56 @@ AddressOption parse_address(const std::string& s) {
   return {port, *addr, static_cast<unsigned>(std::stoul(l))};
 }
 
+BridgeOption parse_bridge(const std::string& s) {
+  auto [name, rest] =
+      split_eq("bridge", s, "NAME=PORT,PORT,...[,mac=MAC][,ageing=S][,vlan-filtering]");
+  BridgeOption b;
+  b.spec = s;
+  b.name = name;
+  if (name.size() > 15 || name.find_first_of(",/ \t") != std::string::npos)
+    throw bad("bridge", s,
+              "'" + name + "' is not a bridge name (1-15 characters, no , / or space)");
+  bool mac_given = false, ageing_given = false;
+  std::istringstream in(rest);
+  for (std::string item; std::getline(in, item, ',');) {
+    if (item.empty()) throw bad("bridge", s, "an empty item between commas");
+    const size_t eq = item.find('=');
+    const std::string key = item.substr(0, eq);
+    const std::string value = eq == std::string::npos ? std::string() : item.substr(eq + 1);
+    if (key == "mac") {
+      if (mac_given) throw bad("bridge", s, "mac= given twice");
+      const auto mac = MacAddr::parse(value);
+      if (!mac) throw bad("bridge", s, "mac='" + value + "' is not a MAC (xx:xx:xx:xx:xx:xx)");
+      if (mac->is_zero() || mac->is_multicast())
+        throw bad("bridge", s, "mac=" + value + " is not a unicast MAC");
+      b.mac = *mac;
+      mac_given = true;
+    } else if (key == "ageing" || key == "ageing_time") {
+      if (ageing_given) throw bad("bridge", s, "ageing= given twice");
+      if (value.empty() || value.size() > 7 ||
+          value.find_first_not_of("0123456789") != std::string::npos ||
+          std::stoul(value) > kMaxBridgeAgeing)
+        throw bad("bridge", s,
+                  "ageing='" + value + "': use 0-" + std::to_string(kMaxBridgeAgeing) +
+                      " seconds (0: learn nothing, flood everything)");
+      b.ageing = static_cast<uint32_t>(std::stoul(value));
+      ageing_given = true;
+    } else if (item == "vlan-filtering") {
+      b.vlan_filtering = true;
+    } else if (eq != std::string::npos) {
+      throw bad("bridge", s,
+                "unknown setting '" + item + "' (mac=MAC, ageing=S or vlan-filtering)");
+    } else {
+      for (const std::string& p : b.ports)
+        if (p == item) throw bad("bridge", s, "port " + item + " is listed twice");
+      b.ports.push_back(item);
+    }
+  }
+  if (!rest.empty() && rest.back() == ',') throw bad("bridge", s, "an empty item between commas");
+  if (b.ports.empty()) throw bad("bridge", s, "no member port (NAME=PORT,PORT,...)");
+  return b;
+}
+
 RouteOption parse_route(const std::string& s) {
   auto [p, rest] = split_eq("route", s, "PREFIX=GATEWAY, PREFIX=dev PORT or PREFIX=blackhole");
   RouteOption r;
@@ -127,10 +219,11 @@ RouteOption parse_route(const std::string& s) {
 
 std::optional<SluicedOptions> parse_sluiced_options(int argc, const char* const* argv) {
   SluicedOptions o;
-  std::vector<std::string> ports, addrs, routes, route_files, neighs, tables, masqs, fwds;
+  std::vector<std::string> ports, addrs, routes, route_files, neighs, tables, masqs, fwds, bridges;
   std::string config, nat_ports;
   // Signed, so that "-1" is refused rather than wrapped around.
   int64_t nat_sessions = 0, t_established = 0, t_transitory = 0, t_udp = 0, t_icmp = 0;
+  int64_t fdb_size = 0;
   po::options_description desc(
       "sluiced — the sluice router daemon\n\n"
       "Usage: sluiced --port SPEC [--port SPEC...] [options]\n\nOptions");
@@ -188,7 +281,15 @@ std::optional<SluicedOptions> parse_sluiced_options(int argc, const char* const*
     ("nat-timeout-udp", po::value(&t_udp)->default_value(300),
      "seconds an idle UDP session lives (at least 120, RFC 4787 REQ-5)")
     ("nat-timeout-icmp", po::value(&t_icmp)->default_value(60),
-     "seconds an idle ICMP echo session lives");
+     "seconds an idle ICMP echo session lives")
+    ("bridge", po::value(&bridges)->composing(),
+     "NAME=PORT,PORT,...[,mac=MAC][,ageing=S][,vlan-filtering]: a learning bridge over those "
+     "ports (repeatable); its routed interface is a port named NAME (--addr NAME=A.B.C.D/LEN); "
+     "mac: the first port's by default; ageing: seconds a learned MAC lives (default 300, 0: "
+     "no learning)")
+    ("fdb-size", po::value(&fdb_size)->default_value(65535),
+     "FDB entries, all bridges together (8-16777215; allocated at start, 16 bytes each plus "
+     "the hash's)");
   // clang-format on
   po::variables_map vm;
   try {
@@ -209,15 +310,24 @@ std::optional<SluicedOptions> parse_sluiced_options(int argc, const char* const*
   }
   if (ports.empty()) throw std::invalid_argument("no --port given (sluiced --help)");
   for (const std::string& p : ports) o.ports.push_back(PortSpec::parse(p));
+  parse_bridge_options(o, bridges);
+  if (fdb_size < 8 || fdb_size > kMaxFdbSize)
+    throw std::invalid_argument("--fdb-size " + std::to_string(fdb_size) + ": use 8-" +
+                                std::to_string(kMaxFdbSize) + " (entries, all bridges together)");
+  o.fdb_size = static_cast<uint32_t>(fdb_size);
   auto known = [&](const std::string& opt, const std::string& name) {
-    for (const PortSpec& p : o.ports)
-      if (p.name == name) return;
+    if (is_port_or_bridge(o, name)) return;
     throw std::invalid_argument("--" + opt + ": unknown port '" + name +
-                                "' (not given with --port)");
+                                "' (not given with --port or --bridge)");
   };
   for (const std::string& a : addrs) {
     o.addresses.push_back(parse_address(a));
     known("addr", o.addresses.back().port);
+    if (const BridgeOption* b = bridge_with_member(o, o.addresses.back().port))
+      throw bad("addr", a,
+                "port " + o.addresses.back().port + " is a member of bridge " + b->name +
+                    ": a member has no address of its own; give it to the bridge (--addr " +
+                    b->name + "=...)");
   }
   for (const std::string& r : routes) {
     o.routes.push_back(parse_route(r));

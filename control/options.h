@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "dataplane/dataplane.h"
+#include "dataplane/mac_addr.h"
 #include "dataplane/next_hop.h"
 #include "lpm/ipv4.h"
 #include "nat/rules.h"
@@ -38,6 +39,18 @@ struct NeighOption {
   MacAddr mac;
 };
 
+// --bridge NAME=PORT,PORT,...[,mac=MAC][,ageing=S][,vlan-filtering]: a static bridge over
+// --port ports. Its routed interface is a port named NAME (--addr NAME=..., --route ... dev
+// NAME, --masquerade ...,out=NAME).
+struct BridgeOption {
+  std::string spec;  // as given, for messages
+  std::string name;
+  std::vector<std::string> ports;
+  MacAddr mac;  // zero: the first member's
+  uint32_t ageing = 300;
+  bool vlan_filtering = false;
+};
+
 struct SluicedOptions {
   std::vector<PortSpec> ports;
   std::vector<AddressOption> addresses;
@@ -66,6 +79,8 @@ struct SluicedOptions {
   std::vector<nat::MasqueradeSpec> masquerade;
   std::vector<nat::ForwardSpec> forward;
   nat::EngineConfig nat;
+  std::vector<BridgeOption> bridges;
+  uint32_t fdb_size = 65535;  // FDB entries, all bridges together (DataplaneConfig::fdb_size)
 };
 
 // Parses argv (and --config FILE). Returns nullopt after printing --help or --version.
@@ -75,5 +90,8 @@ std::optional<SluicedOptions> parse_sluiced_options(int argc, const char* const*
 // Parsers for the option values (also used by the CLI later).
 RouteOption parse_route(const std::string& s);
 AddressOption parse_address(const std::string& s);
+// The syntax of one --bridge value (whether its ports exist is checked against --port later).
+BridgeOption parse_bridge(const std::string& s);
+inline constexpr uint32_t kMaxBridgeAgeing = 1000000;  // seconds, as Bridges::set_ageing
 
 }  // namespace sluice

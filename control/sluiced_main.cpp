@@ -70,6 +70,27 @@ std::vector<std::string> eal_args(const sluice::SluicedOptions& o, const char* a
   return a;
 }
 
+// The --bridge bridges, before anything names their routed interfaces (addresses, routes,
+// neighbours, NAT rules): each is a port once added.
+void add_bridges(sluice::Dataplane& dp, const sluice::SluicedOptions& o) {
+  sluice::ForwardingState& fs = dp.state();
+  for (const sluice::BridgeOption& b : o.bridges) {
+    sluice::Bridges::Config c;
+    c.name = b.name;
+    c.mac = b.mac;
+    c.ageing = b.ageing;
+    c.vlan_filtering = b.vlan_filtering;
+    std::vector<sluice::Bridges::Member> members;
+    for (const std::string& p : b.ports) {
+      sluice::Bridges::Member m;
+      m.port = *fs.port_by_name(p);
+      members.push_back(m);
+    }
+    const std::string err = dp.bridges().add(c, members);
+    if (!err.empty()) throw std::invalid_argument("--bridge " + b.spec + ": " + err);
+  }
+}
+
 void configure(sluice::Dataplane& dp, const sluice::SluicedOptions& o, sluice::Commands& commands) {
   sluice::ForwardingState& fs = dp.state();
   auto port_of = [&](const std::string& name) { return *fs.port_by_name(name); };
@@ -132,7 +153,9 @@ int main(int argc, char** argv) {
     dc.neighbours.reachable_time = o.arp_reachable;
     dc.icmp_errors_per_second = o.icmp_rate;
     dc.nat = o.nat;
+    dc.fdb_size = o.fdb_size;
     sluice::Dataplane dp(dc);
+    add_bridges(dp, o);
     std::unique_ptr<sluice::KernelMirror> mirror;
     sluice::MirrorConfig mc;
     if (o.mirror_on) {

@@ -4,7 +4,10 @@
 # DPDK net_null vdevs (route add/del through the CLI) and one in mirror mode on the gen -- rtr
 # -- sink namespaces (lib.sh). NAT: rules from a config file and the CLI (static mode),
 # sessions of gen's traffic masqueraded out of r1 (mirror mode), and sluiced's refusal of bad
-# NAT options. TAP-ish output; exit 1 on any failure, 77 to skip.
+# NAT options. Bridges (static mode): br0 from the config file over two unaddressed vdevs, its
+# routed interface addressed and routed through, `bridge add|del|set|fdb ...` and their errors,
+# and sluiced's refusal of bad --bridge options. TAP-ish output; exit 1 on any failure, 77 to
+# skip.
 # shellcheck source-path=SCRIPTDIR
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -86,17 +89,41 @@ opt_error "an inverted port range" '--nat-ports 2000-1000: the first port is abo
   --nat-ports 2000-1000
 opt_error "a UDP timeout under 2 minutes" '--nat-timeout-udp 60: .*RFC 4787 REQ-5' --nat-timeout-udp 60
 opt_error "0 sessions" '--nat-sessions 0: use 1-16777215' --nat-sessions 0
+opt_error "a bridge over an unknown port" "^sluiced: --bridge br0=nosuchport: unknown port 'nosuchport' \(not given with --port\)$" \
+  --bridge br0=nosuchport
+opt_error "an address on a bridge member" '^sluiced: --addr net_null0=10\.0\.0\.1/24: port net_null0 is a member of bridge br0' \
+  --bridge br0=net_null0 --addr net_null0=10.0.0.1/24
+opt_error "a bridge named like a port" "--bridge net_null0=net_null0: 'net_null0' is already a port's name" \
+  --bridge net_null0=net_null0
+opt_error "a port in two bridges" '--bridge br1=net_null0: port net_null0 is already in bridge br0' \
+  --bridge br0=net_null0 --bridge br1=net_null0
+opt_error "a bridge with a multicast MAC" '--bridge br0=net_null0,mac=01:00:5e:00:00:01: mac=01:00:5e:00:00:01 is not a unicast MAC' \
+  --bridge br0=net_null0,mac=01:00:5e:00:00:01
+opt_error "a bridge ageing that is no number" "--bridge br0=net_null0,ageing=long: ageing='long': use 0-1000000 seconds" \
+  --bridge br0=net_null0,ageing=long
+opt_error "an unknown bridge setting" "--bridge br0=net_null0,stp=on: unknown setting 'stp=on'" \
+  --bridge br0=net_null0,stp=on
+opt_error "a bridge without ports" '--bridge br0=mac=02:00:00:00:00:01: no member port' \
+  --bridge br0=mac=02:00:00:00:00:01
+opt_error "an address on an unknown bridge" "--addr: unknown port 'br9' \(not given with --port or --bridge\)" \
+  --addr br9=10.0.0.1/24
+opt_error "an FDB of 0 entries" '--fdb-size 0: use 8-16777215' --fdb-size 0
 printf 'masquerade = 10.8.0.0/24,out=net_null7\n' >"$SL_TMP/bad.conf"
 opt_error "an unknown port in the config file" "--masquerade 10\.8\.0\.0/24,out=net_null7: unknown port" \
   --config "$SL_TMP/bad.conf"
 
-# --- static mode: two net_null vdevs, routes from options and from the CLI -------------------
-# NAT rules and settings from a config file (the options' keys).
+# --- static mode: net_null vdevs, routes from options and from the CLI -----------------------
+# NAT rules and settings from a config file (the options' keys), and bridge br0 over net_null2
+# and net_null3 (no addresses of their own); net_null4 is left for `bridge add`.
 ssock="$SL_TMP/static.sock"
 printf '%s\n' 'masquerade = 10.8.0.0/24,out=net_null1' 'forward = tcp:8080=10.8.0.2:80' \
-  'nat-sessions = 4096' 'nat-timeout-udp = 600' >"$SL_TMP/static.conf"
+  'nat-sessions = 4096' 'nat-timeout-udp = 600' \
+  'bridge = br0=net_null2,net_null3,mac=02:00:00:00:0b:01,ageing=120' 'fdb-size = 1023' \
+  >"$SL_TMP/static.conf"
 ip netns exec "$RTR" "$sluiced" --port vdev:net_null0 --port vdev:net_null1 \
+  --port vdev:net_null2 --port vdev:net_null3 --port vdev:net_null4 \
   --addr net_null0=10.8.0.1/24 --addr net_null1=10.9.0.1/24 --route 10.100.0.0/16=10.9.0.2 \
+  --addr br0=10.20.0.1/24 --route 10.21.0.0/16=10.20.0.2 \
   --config "$SL_TMP/static.conf" \
   --no-huge --memory 256 --file-prefix "sl-cli-$SL_ID" --control-socket "$ssock" \
   >"$SL_TMP/static.log" 2>&1 &
@@ -158,7 +185,7 @@ run "$ssock" link
 grep -q 'net_null0: state UP mtu 1500 forwarding on ethdev' <<<"$out"
 check $? "link" "$out"
 run "$ssock" link --json
-json_keys "link" 'len(d) == 2 and all(set(x) == {"ifname","address","mtu","operstate","forwarding","kind","mirrored","ethdev","queues"} for x in d)'
+json_keys "link" 'len(d) == 6 and all(set(x) == {"ifname","address","mtu","operstate","forwarding","kind","mirrored","ethdev","queues"} for x in d) and d[5]["ifname"] == "br0" and d[5]["kind"] == "bridge" and d[5]["ethdev"] is None and d[5]["address"] == "02:00:00:00:0b:01"'
 run "$ssock" addr
 grep -q 'inet 10.9.0.1/24' <<<"$out"
 check $? "addr" "$out"
@@ -170,7 +197,7 @@ run "$ssock" stats
 grep -q '^ports:' <<<"$out" && grep -q '^nodes:' <<<"$out" && grep -q '^drops:' <<<"$out"
 check $? "stats" "$out"
 run "$ssock" stats --json
-json_keys "stats" 'set(d) == {"ports","nodes","drops","forwarded","fib","neighbours","nat"} and {"name","packets","calls","cycles","cycles_per_packet"} == set(d["nodes"][0]) and "ip4-bad-checksum" in d["drops"] and set(d["nat"]) == {"sessions","capacity","bytes","translated","created","expired","table_full","ports_exhausted","filtered","icmp_errors","hairpin","fragments","fragments_untracked","flushed","handoffs","handoff_full"} and d["nat"]["capacity"] == 4096'
+json_keys "stats" 'set(d) == {"ports","nodes","drops","forwarded","fib","neighbours","nat","bridge"} and {"name","packets","calls","cycles","cycles_per_packet"} == set(d["nodes"][0]) and "ip4-bad-checksum" in d["drops"] and set(d["nat"]) == {"sessions","capacity","bytes","translated","created","expired","table_full","ports_exhausted","filtered","icmp_errors","hairpin","fragments","fragments_untracked","flushed","handoffs","handoff_full"} and d["nat"]["capacity"] == 4096'
 run "$ssock" stats
 grep -q '^nat: sessions 0 of 4096 ' <<<"$out"
 check $? "stats: the NAT line" "$out"
@@ -238,6 +265,112 @@ run "$ssock" nat sessions
 check $? "nat sessions: a header and no session" "$out"
 run "$ssock" nat sessions --json
 json_keys "nat sessions (none)" 'd == {"total": 0, "sessions": []}'
+
+# Bridges: br0 from the config file, its routed interface br0 addressed and routed through.
+run "$ssock" bridge show
+grep -qx 'br0: static, mac 02:00:00:00:0b:01, ageing 120 s, vlan filtering off, [0-9]* fdb entr\(y\|ies\)' <<<"$out" &&
+  grep -qx '  interface br0: 10.20.0.1/24' <<<"$out" &&
+  grep -qx '  member net_null2: up, learning, flood unicast broadcast multicast' <<<"$out" &&
+  grep -qx '  member net_null3: up, learning, flood unicast broadcast multicast' <<<"$out" &&
+  grep -q '^bridge: 1 bridge(s), fdb [0-9]* of 1023 entries' <<<"$out"
+check $? "bridge show: br0 from the config file, its interface, members and totals" "$out"
+run "$ssock" bridge show --json
+json_keys "bridge show" 'set(d) == {"bridges","totals"} and len(d["bridges"]) == 1 and set(d["bridges"][0]) == {"name","origin","mac","interface","addresses","ageing","vlan_filtering","default_pvid","interface_pvid","members","fdb_entries"} and d["bridges"][0]["origin"] == "static" and d["bridges"][0]["interface"] == "br0" and d["bridges"][0]["addresses"] == [{"local":"10.20.0.1","prefixlen":24}] and d["bridges"][0]["ageing"] == 120 and d["bridges"][0]["vlan_filtering"] is False and [m["port"] for m in d["bridges"][0]["members"]] == ["net_null2","net_null3"] and all(set(m) == {"port","state","learning","flood","pvid","vlans"} and m["state"] == "up" and m["learning"] is True and m["flood"] == {"unicast":True,"broadcast":True,"multicast":True} and m["pvid"] is None and m["vlans"] is None for m in d["bridges"][0]["members"]) and set(d["totals"]) == {"bridges","fdb_entries","fdb_capacity","fdb_bytes","learned","moves","full","aged","static_kept","notes_received","notes_sent","notes_lost","flooded","flood_copies","copy_failed","own_src"} and d["totals"]["bridges"] == 1 and d["totals"]["fdb_capacity"] == 1023'
+run "$ssock" route get 10.21.3.4
+grep -q '^10.21.3.4 via 10.20.0.2 dev br0 src 10.20.0.1 unresolved prefix 10.21.0.0/16$' <<<"$out"
+check $? "route get: a --route through the bridge's routed interface" "$out"
+run "$ssock" stats --json
+json_keys "stats: the bridge totals" 'd["bridge"]["bridges"] == 1 and d["bridge"]["fdb_capacity"] == 1023 and set(d["bridge"]) == {"bridges","fdb_entries","fdb_capacity","fdb_bytes","learned","moves","full","aged","static_kept","notes_received","notes_sent","notes_lost","flooded","flood_copies","copy_failed","own_src"}'
+run "$ssock" stats
+grep -q '^bridge: 1 bridge(s), fdb [0-9]* of 1023 entries' <<<"$out" && grep -q '^        notes sent [0-9]*, received' <<<"$out"
+check $? "stats: the bridge lines" "$out"
+
+# Static and local FDB entries.
+run "$ssock" bridge fdb add 02:00:00:00:00:aa dev net_null2
+[ "$st" -eq 0 ] && [ -z "$out" ]
+check $? "bridge fdb add MAC dev PORT (static)" "$err"
+run "$ssock" bridge fdb add 02:00:00:00:00:bb dev br0
+[ "$st" -eq 0 ]
+check $? "bridge fdb add MAC dev BRIDGE (local)" "$err"
+run "$ssock" bridge fdb --json
+json_keys "bridge fdb" 'all(set(e) == {"mac","bridge","port","vlan","age","flags"} for e in d) and {"mac":"02:00:00:00:00:aa","bridge":"br0","port":"net_null2","vlan":None,"age":None,"flags":["static"]} in d and {"mac":"02:00:00:00:00:bb","bridge":"br0","port":"br0","vlan":None,"age":None,"flags":["local"]} in d'
+run "$ssock" bridge fdb br0
+[ "$(head -n 1 <<<"$out" | tr -s ' ')" = "mac bridge port vlan age flags" ] &&
+  grep -qE '^02:00:00:00:00:aa +br0 +net_null2 +- +- +static$' <<<"$out" &&
+  grep -qE '^02:00:00:00:00:bb +br0 +br0 +- +- +local$' <<<"$out" &&
+  grep -qE '^[0-9]+ entr(y|ies)$' <<<"$(tail -n 1 <<<"$out")"
+check $? "bridge fdb NAME: a header, static and local entries, a count" "$out"
+expect_error "bridge fdb del on another port" '02:00:00:00:00:aa is on net_null2, not net_null3' \
+  "$ssock" bridge fdb del 02:00:00:00:00:aa dev net_null3
+run "$ssock" bridge fdb del 02:00:00:00:00:aa dev net_null2
+[ "$st" -eq 0 ]
+check $? "bridge fdb del MAC dev PORT" "$err"
+run "$ssock" bridge fdb del 02:00:00:00:00:bb dev br0
+[ "$st" -eq 0 ]
+check $? "bridge fdb del MAC dev BRIDGE" "$err"
+run "$ssock" bridge fdb --json
+json_keys "bridge fdb after del" 'not any(e["mac"] in ("02:00:00:00:00:aa","02:00:00:00:00:bb") for e in d)'
+expect_error "bridge fdb del of a missing entry" '^sluice: no such entry$' \
+  "$ssock" bridge fdb del 02:00:00:00:00:aa dev net_null2
+expect_error "bridge fdb add on a port in no bridge" 'net_null0 is not a bridge member' \
+  "$ssock" bridge fdb add 02:00:00:00:00:aa dev net_null0
+expect_error "bridge fdb add with a VLAN on a bridge without VLAN filtering" 'br0 does not filter VLANs' \
+  "$ssock" bridge fdb add 02:00:00:00:00:aa dev net_null2 vlan 10
+expect_error "bridge fdb add of a group MAC" 'a static entry needs a unicast MAC' \
+  "$ssock" bridge fdb add 01:00:5e:00:00:01 dev net_null2
+expect_error "bridge fdb add of no MAC" "'02:00:zz' is not a MAC address" \
+  "$ssock" bridge fdb add 02:00:zz dev net_null2
+expect_error "bridge fdb show of an unknown bridge" '^sluice: no bridge br7$' "$ssock" bridge fdb br7
+
+# bridge add / set / del, and what they refuse.
+expect_error "bridge add over an unknown port" "^sluice: unknown port 'nosuch'$" "$ssock" bridge add br1 nosuch
+expect_error "bridge add of an existing name" '^sluice: bridge br0 exists$' "$ssock" bridge add br0 net_null4
+expect_error "bridge add named like a port" "^sluice: net_null0 is already a port's name$" \
+  "$ssock" bridge add net_null0 net_null4
+expect_error "bridge add of a port already in a bridge" '^sluice: net_null2 is already in bridge br0$' \
+  "$ssock" bridge add br1 net_null2
+expect_error "bridge add of a port with an address" 'port net_null0 has address 10\.8\.0\.1/24' \
+  "$ssock" bridge add br1 net_null0
+expect_error "bridge add without ports" 'no member PORT' "$ssock" bridge add br1
+expect_error "bridge add with a bad ageing" "ageing 'x5': use 0-1000000 seconds" "$ssock" bridge add br1 net_null4 ageing x5
+run "$ssock" bridge add br1 net_null4 mac 02:00:00:00:0b:02 ageing 60 vlan-filtering
+[ "$st" -eq 0 ] && [ -z "$out" ]
+check $? "bridge add with mac, ageing and vlan-filtering" "$err"
+run "$ssock" bridge set br1 ageing 30
+[ "$st" -eq 0 ]
+check $? "bridge set ageing" "$err"
+run "$ssock" bridge show br1 --json
+json_keys "bridge show NAME (VLAN-aware)" '[b["name"] for b in d["bridges"]] == ["br1"] and d["bridges"][0]["ageing"] == 30 and d["bridges"][0]["vlan_filtering"] is True and d["bridges"][0]["mac"] == "02:00:00:00:0b:02" and d["bridges"][0]["addresses"] == [] and d["bridges"][0]["members"][0]["pvid"] == 1 and d["bridges"][0]["members"][0]["vlans"] == [{"vid":1,"untagged":True}] and d["totals"]["bridges"] == 2'
+run "$ssock" bridge show br1
+grep -qx 'br1: static, mac 02:00:00:00:0b:02, ageing 30 s, vlan filtering on (default pvid 1, interface pvid 1), [0-9]* fdb entr\(y\|ies\)' <<<"$out" &&
+  grep -qx '  interface br1: no address' <<<"$out" &&
+  grep -qx '  member net_null4: up, learning, flood unicast broadcast multicast, pvid 1, vlans 1 untagged' <<<"$out"
+check $? "bridge show NAME: a VLAN-aware bridge" "$out"
+run "$ssock" bridge fdb add 02:00:00:00:00:cc dev net_null4 vlan 7
+[ "$st" -eq 0 ]
+check $? "bridge fdb add ... vlan V on a VLAN-aware bridge" "$err"
+run "$ssock" bridge fdb br1 --json
+json_keys "bridge fdb NAME (VLAN-aware)" 'all(e["bridge"] == "br1" for e in d) and {"mac":"02:00:00:00:00:cc","bridge":"br1","port":"net_null4","vlan":7,"age":None,"flags":["static"]} in d'
+run "$ssock" link --json
+json_keys "link: a bridge added at run time" '[x["ifname"] for x in d] == ["net_null0","net_null1","net_null2","net_null3","net_null4","br0","br1"]'
+run "$ssock" bridge del br1
+[ "$st" -eq 0 ]
+check $? "bridge del" "$err"
+run "$ssock" bridge show --json
+json_keys "bridge show after del" '[b["name"] for b in d["bridges"]] == ["br0"] and d["totals"]["bridges"] == 1'
+run "$ssock" link --json
+json_keys "link: the deleted bridge's interface is gone" '[x["ifname"] for x in d] == ["net_null0","net_null1","net_null2","net_null3","net_null4","br0"]'
+run "$ssock" bridge fdb --json
+json_keys "bridge fdb: the deleted bridge's entries are gone" 'not any(e["bridge"] == "br1" for e in d)'
+expect_error "bridge del of a missing bridge" '^sluice: no bridge br1$' "$ssock" bridge del br1
+expect_error "bridge set of a missing bridge" '^sluice: no bridge br1$' "$ssock" bridge set br1 ageing 10
+expect_error "bridge set with a bad ageing" "ageing 'soon': use 0-1000000 seconds" "$ssock" bridge set br0 ageing soon
+expect_error "bridge del of a bridge a route goes through" 'bridge br0 is the way of route 10\.21\.0\.0/16' \
+  "$ssock" bridge del br0
+expect_error "unknown bridge command" "unknown bridge command 'flip'" "$ssock" bridge flip
+run "$ssock" bridge show
+grep -q '^br0: static, mac 02:00:00:00:0b:01, ageing 120 s' <<<"$out"
+check $? "bridge show: br0 as it was" "$out"
 
 expect_error "unknown command" "unknown command 'frobnicate'" "$ssock" frobnicate
 expect_error "unknown route command" "unknown route command 'flip'" "$ssock" route flip
