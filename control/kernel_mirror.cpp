@@ -86,7 +86,7 @@ void KernelMirror::start(double now) {
   routes_.reserve(1 << 20);
   events_ = std::make_unique<netlink::Socket>(
       std::vector<unsigned>{RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE, RTNLGRP_NEIGH,
-                            RTNLGRP_NEXTHOP, RTNLGRP_IPV4_NETCONF},
+                            RTNLGRP_NEXTHOP, RTNLGRP_IPV4_NETCONF, netlink::kBridgeVlanGroup},
       cfg_.rcvbuf);
   requests_ = std::make_unique<netlink::Socket>(std::vector<unsigned>{}, 0);
   // The kernel owns ARP for mirrored ports: it answers for its addresses, and resolves what
@@ -110,6 +110,17 @@ void KernelMirror::full_sync(double now) {
     fs_.begin_batch();
     try {
       requests_->dump(RTM_GETLINK, AF_UNSPEC, each);
+      // Bridge ports' VLANs (AF_BRIDGE links, RTEXT_FILTER_BRVLAN) and the bridges' static
+      // and local FDB entries. Kernels without them answer with an error: no bridges then.
+      vlans_.clear();
+      try {
+        requests_->dump(netlink::bridge_link_dump_request(), each);
+        requests_->dump(netlink::bridge_fdb_dump_request(), each);
+      } catch (const netlink::DumpInterrupted&) {
+        throw;
+      } catch (const std::runtime_error& e) {
+        fprintf(stderr, "sluiced: bridge dump: %s\n", e.what());
+      }
       requests_->dump(RTM_GETNETCONF, AF_INET, each);
       requests_->dump(RTM_GETADDR, AF_INET, each);
       requests_->dump(RTM_GETNEXTHOP, AF_UNSPEC, each);
@@ -125,6 +136,9 @@ void KernelMirror::full_sync(double now) {
     if (!interrupted || attempt + 1 == kAttempts) {
       // A last interrupted dump is still the newest view there is; events fix the rest.
       sweep(now);
+      for (auto it = kfdb_.begin(); it != kfdb_.end();)
+        it = it->second.gen < gen_ ? kfdb_.erase(it) : std::next(it);
+      reconcile_bridges();
       fs_.end_batch();
       syncing_ = false;
       ++counters_.resyncs;
@@ -146,6 +160,7 @@ size_t KernelMirror::service(double now) {
   fs_.begin_batch();
   const size_t seen =
       events_->drain([&](const nlmsghdr* h) { apply(h, now); }, cfg_.budget, &overrun, &errors);
+  if (bridges_dirty_) reconcile_bridges();
   fs_.end_batch();
   counters_.events += seen;
   if (overrun) {
@@ -172,6 +187,9 @@ void KernelMirror::apply(const nlmsghdr* h, double now) {
         if constexpr (std::is_same_v<T, netlink::Neighbour>) apply_neighbour(v, now);
         if constexpr (std::is_same_v<T, netlink::Nexthop>) apply_nexthop(v);
         if constexpr (std::is_same_v<T, netlink::Netconf>) apply_netconf(v);
+        if constexpr (std::is_same_v<T, netlink::BridgeLink>) apply_bridge_link(v);
+        if constexpr (std::is_same_v<T, netlink::Vlan>) apply_vlan(v);
+        if constexpr (std::is_same_v<T, netlink::BridgeFdb>) apply_bridge_fdb(v);
       },
       *m);
 }
@@ -200,11 +218,16 @@ void KernelMirror::update_port(uint16_t port) {
 void KernelMirror::apply_link(const netlink::Link& l) {
   const uint16_t* port = port_of(l.ifindex);
   if (l.deleted) {
+    if (auto it = links_.find(l.ifindex); it != links_.end())
+      if (it->second.link.kind == "bridge" || it->second.link.master != 0) bridges_dirty_ = true;
     links_.erase(l.ifindex);
     if (port) update_port(*port);
     return;
   }
   LinkState& s = links_[l.ifindex];
+  if (l.bridge_port) brport_[l.ifindex] = *l.bridge_port;
+  if (l.kind == "bridge" || l.master != 0 || s.link.master != 0 || s.link.kind == "bridge")
+    bridges_dirty_ = true;
   const bool was_up = s.gen != 0 && s.link.admin_up;
   s.link = l;
   s.gen = gen_;

@@ -77,6 +77,15 @@ class KernelMirror {
   std::optional<uint32_t> metric(Prefix p) const;
   // The kernel's NUD state name of a mirrored neighbour ("STALE", ...); empty if unknown.
   std::string kernel_neighbour_state(uint16_t port, Ipv4Addr ip) const;
+  // Linux bridges the mirror knows of, for `sluice bridge show`: mirrored ones are sluice
+  // bridges (Bridges::Config::kernel), the others say why not.
+  struct KernelBridgeView {
+    std::string name;
+    int ifindex;
+    bool mirrored;
+    std::string reason;  // when not mirrored
+  };
+  std::vector<KernelBridgeView> kernel_bridges() const;
   // Prefixes `sluice route add` / the config set: the mirror leaves them alone.
   void set_static(Prefix p, bool on);
   bool is_static(Prefix p) const { return static_.count(p) != 0; }
@@ -139,6 +148,38 @@ class KernelMirror {
   const uint16_t* port_of(int ifindex) const;
   void ask_kernel_to_resolve(uint16_t port, Ipv4Addr ip);
   void update_port(uint16_t port);
+
+  // Linux bridges (kernel_mirror_bridges.cpp). A bridge whose members are all sluice AF_XDP
+  // ports becomes a sluice bridge; its device maps to the bridge's routed-interface port.
+  void apply_bridge_link(const netlink::BridgeLink& b);
+  void apply_vlan(const netlink::Vlan& v);
+  void apply_bridge_fdb(const netlink::BridgeFdb& f);
+  void reconcile_bridges();
+  std::string bridge_unmirrorable(int ifindex, const std::vector<int>& members) const;
+  void mirror_bridge(int ifindex);
+  void unmirror_bridge(int ifindex);
+  void map_port(int ifindex, uint16_t port);
+  struct KFdb {
+    int port_ifindex;
+    bool local;
+    uint64_t gen;
+  };
+  using FdbKey = std::tuple<int, uint64_t, uint16_t>;  // (bridge ifindex, MAC, VID)
+  struct MirroredBridge {
+    std::string name;
+    uint16_t bvi;
+    Bridges::Config config;
+    std::vector<Bridges::Member> members;
+    std::map<std::pair<uint64_t, uint16_t>, std::optional<uint16_t>> statics;  // installed
+  };
+  std::map<int, std::vector<netlink::BridgeVlan>> vlans_;  // by ifindex (ports and bridges)
+  // A member's port settings, the latest of the link's slave data and the AF_BRIDGE link
+  // messages (STP state changes come only as the latter).
+  std::map<int, netlink::BridgePortInfo> brport_;
+  std::map<FdbKey, KFdb> kfdb_;             // static and local entries
+  std::map<int, MirroredBridge> mirrored_;  // by bridge ifindex
+  std::map<int, std::string> unmirrored_;   // bridge ifindex -> reason
+  bool bridges_dirty_ = false;
 
   Dataplane& dp_;
   ForwardingState& fs_;
