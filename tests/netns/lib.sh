@@ -9,7 +9,8 @@
 # SL_QUEUES=N gives each veth N rx/tx queues (default 1), for multi-queue experiments.
 # Nothing here touches the root namespace: the veth pairs are created inside the namespaces,
 # and every name carries SL_ID (default: the PID of the sourcing shell), so runs never collide.
-# topo_nat_up builds the NAT topology instead (lan1, lan2 -- rtr -- wan -- far; see there).
+# topo_nat_up builds the NAT topology instead (lan1, lan2 -- rtr -- wan -- far; see there),
+# topo_bridge_up the bridge one (red, blue, green, yellow -- v-net-0 in rtr -- wan -- far).
 # shellcheck shell=bash
 
 SL_ID="${SL_ID:-$$}"
@@ -424,3 +425,192 @@ sluice_cli() { "${SLUICE_CLI:?SLUICE_CLI is not set}" --socket "$SLUICE_SOCK" "$
 
 # bg_track PID: kill PID in topo_down if it still runs.
 bg_track() { SL_BG_PIDS+=("$1"); }
+
+# The bridge topology (tests/netns/bridge.sh): four hosts on a Linux bridge in rtr, the
+# Docker-style way (rtr the hosts' gateway on the bridge, masquerading to the outside), plus a
+# VLAN-aware second bridge on second veth pairs of the same four hosts.
+#
+#   red    n0 192.168.15.2 -- vr-red    \
+#   blue   n0 192.168.15.3 -- vr-blue    +- v-net-0 192.168.15.5/24 (rtr)
+#   green  n0 192.168.15.4 -- vr-green   |         rtr vr-wan 203.0.113.1/24 -- w0 203.0.113.2 wan
+#   yellow n0 192.168.15.6 -- vr-yellow /                                      w1 198.51.100.1
+#                                                                                   |
+#                                                                   far f0 198.51.100.2
+#   red    n1 10.10.0.2 ------------------- vl-red    access, VLAN 10 \
+#   blue   n1 10.10.0.3 ------------------- vl-blue   access, VLAN 10  +- v-net-1 (rtr),
+#   green  n1 10.10.0.4 + 10.20.0.4 ------- vl-green  access, VLAN 20  |  vlan_filtering 1,
+#   yellow n1.10 10.10.0.6, n1.20 10.20.0.6 vl-yellow trunk, 10 + 20  /   no address
+#
+# v-net-0 is VLAN-unaware and has a fixed MAC (BR_BRIDGE_MAC: a bridge whose MAC was not set
+# takes its members' lowest and changes it when they come and go). The hosts' n0/n1 have fixed
+# MACs (BR_MAC, VL_MAC) so that captures and FDB listings can name them. The hosts default via
+# 192.168.15.5, rtr via wan, far via wan; rtr and wan forward (ip_forward=1). green's
+# 10.10.0.4 is in VLAN 10's subnet but on a VLAN 20 port: only L2 isolation keeps red from it.
+# No NAT is installed: the caller sets up iptables or sluiced. rtr's bridge-nf-call-* sysctls
+# (present when br_netfilter is in the kernel) are 0: bridged frames never meet iptables, as
+# with sluiced, where they never reach the kernel. SL_PORTS becomes every vr-*, vl-* and
+# vr-wan (no vl-* when VL_SKIP, below). The namespaces are sl-red-$SL_ID and so on (BR_NS);
+# in_br HOST CMD... runs CMD in one.
+BR_HOSTS=(red blue green yellow)
+declare -gA BR_NS=([red]="sl-red-$SL_ID" [blue]="sl-blue-$SL_ID" [green]="sl-green-$SL_ID"
+  [yellow]="sl-yellow-$SL_ID")
+declare -gA BR_IP=([red]=192.168.15.2 [blue]=192.168.15.3 [green]=192.168.15.4
+  [yellow]=192.168.15.6)
+declare -gA BR_MAC=([red]=02:15:00:00:00:02 [blue]=02:15:00:00:00:03 [green]=02:15:00:00:00:04
+  [yellow]=02:15:00:00:00:06)
+declare -gA VL_MAC=([red]=02:10:00:00:00:02 [blue]=02:10:00:00:00:03 [green]=02:10:00:00:00:04
+  [yellow]=02:10:00:00:00:06)
+BR_BRIDGE=v-net-0
+BR_BRIDGE_MAC=02:15:00:00:00:05
+BR_GW=192.168.15.5
+BR_WAN_PORT=vr-wan
+VL_BRIDGE=v-net-1
+VL_BRIDGE_MAC=02:10:00:00:00:01
+VL_RED_IP=10.10.0.2
+VL_BLUE_IP=10.10.0.3
+VL_GREEN_IP=10.10.0.4     # on the VLAN 20 port, in VLAN 10's subnet
+VL_GREEN_IP20=10.20.0.4
+VL_YELLOW_IP10=10.10.0.6  # n1.10
+VL_YELLOW_IP20=10.20.0.6  # n1.20
+
+in_br() {
+  local h="$1"
+  shift
+  ip netns exec "${BR_NS[$h]}" "$@"
+}
+
+# topo_bridge_reap: topo_reap for the bridge topology's own namespace names.
+topo_bridge_reap() {
+  local n pid
+  for n in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+    [[ "$n" =~ ^sl-(red|blue|green|yellow)-([0-9]+)$ ]] || continue
+    pid="${BASH_REMATCH[2]}"
+    if [ "$pid" = "$SL_ID" ] || kill -0 "$pid" 2>/dev/null; then continue; fi
+    sl_log "removing namespace $n, left by an earlier run"
+    ip netns del "$n" 2>/dev/null || true
+  done
+}
+
+# links_all_up "NS DEV"...: every DEV in NS reports operstate UP.
+links_all_up() {
+  local d
+  for d in "$@"; do
+    [ "$(ip -n "${d% *}" -br link show dev "${d#* }" | awk '{print $2}')" = UP ] || return 1
+  done
+}
+
+# VL_SKIP: empty when this kernel can build the VLAN part (CONFIG_BRIDGE_VLAN_FILTERING for
+# v-net-1, CONFIG_VLAN_8021Q for yellow's n1.10), else why not; topo_bridge_up then leaves out
+# v-net-1 and the n1/vl-* pairs (and SL_PORTS has no vl-*).
+VL_SKIP=""
+
+topo_bridge_up() {
+  local h ns f err
+  SL_NAMESPACES=()
+  for h in "${BR_HOSTS[@]}"; do SL_NAMESPACES+=("${BR_NS[$h]}"); done
+  SL_NAMESPACES+=("$RTR" "$WAN" "$FAR")
+  topo_bridge_reap
+  namespaces_up
+
+  for f in iptables arptables ip6tables; do
+    # shellcheck disable=SC2016  # for the inner shell
+    in_rtr sh -c '[ ! -e "$1" ] || echo 0 >"$1"' sh "/proc/sys/net/bridge/bridge-nf-call-$f"
+  done
+  ip -n "$RTR" link add "$BR_BRIDGE" address "$BR_BRIDGE_MAC" type bridge
+  local links=("$RTR $BR_BRIDGE")
+  for h in "${BR_HOSTS[@]}"; do
+    ns="${BR_NS[$h]}"
+    ip -n "$RTR" link add "vr-$h" type veth peer name n0 address "${BR_MAC[$h]}" netns "$ns"
+    # Full checksums from every sender (see topo_up).
+    in_br "$h" ethtool -K n0 tx off >/dev/null
+    ip -n "$RTR" link set "vr-$h" master "$BR_BRIDGE"
+    ip -n "$ns" addr add "${BR_IP[$h]}/24" dev n0
+    ip -n "$ns" link set n0 up
+    ip -n "$RTR" link set "vr-$h" up
+    ip -n "$ns" route add default via "$BR_GW"
+    links+=("$ns n0" "$RTR vr-$h")
+  done
+  ip -n "$RTR" addr add "$BR_GW/24" dev "$BR_BRIDGE"
+  ip -n "$RTR" link set "$BR_BRIDGE" up
+
+  # v-net-1, if the kernel has what it takes: red, blue access ports of VLAN 10, green of 20,
+  # yellow a trunk of both.
+  VL_SKIP=""
+  ns="${BR_NS[yellow]}"
+  if ! err="$(ip -n "$RTR" link add "$VL_BRIDGE" address "$VL_BRIDGE_MAC" type bridge \
+    vlan_filtering 1 2>&1)"; then
+    VL_SKIP="no VLAN-aware bridge here (CONFIG_BRIDGE_VLAN_FILTERING?): ${err//$'\n'/ }"
+    ip -n "$RTR" link del "$VL_BRIDGE" 2>/dev/null
+  elif ! err="$(ip -n "$ns" link add link n0 name n0.4094 type vlan id 4094 2>&1)"; then
+    VL_SKIP="no 802.1Q devices here (CONFIG_VLAN_8021Q?): ${err//$'\n'/ }"
+    ip -n "$RTR" link del "$VL_BRIDGE"
+  else
+    ip -n "$ns" link del n0.4094
+  fi
+  if [ -z "$VL_SKIP" ]; then
+    for h in "${BR_HOSTS[@]}"; do
+      ns="${BR_NS[$h]}"
+      ip -n "$RTR" link add "vl-$h" type veth peer name n1 address "${VL_MAC[$h]}" netns "$ns"
+      in_br "$h" ethtool -K n1 tx off >/dev/null
+      ip -n "$RTR" link set "vl-$h" master "$VL_BRIDGE"
+      ip -n "$ns" link set n1 up
+      ip -n "$RTR" link set "vl-$h" up
+      links+=("$ns n1" "$RTR vl-$h")
+    done
+    for h in red blue green; do
+      local vid=10
+      [ "$h" = green ] && vid=20
+      in_rtr bridge vlan add dev "vl-$h" vid "$vid" pvid untagged
+      in_rtr bridge vlan del dev "vl-$h" vid 1
+    done
+    in_rtr bridge vlan add dev vl-yellow vid 10
+    in_rtr bridge vlan add dev vl-yellow vid 20
+    in_rtr bridge vlan del dev vl-yellow vid 1
+    ip -n "${BR_NS[red]}" addr add "$VL_RED_IP/24" dev n1
+    ip -n "${BR_NS[blue]}" addr add "$VL_BLUE_IP/24" dev n1
+    ip -n "${BR_NS[green]}" addr add "$VL_GREEN_IP/24" dev n1
+    ip -n "${BR_NS[green]}" addr add "$VL_GREEN_IP20/24" dev n1
+    ns="${BR_NS[yellow]}"
+    ip -n "$ns" link add link n1 name n1.10 type vlan id 10
+    ip -n "$ns" link add link n1 name n1.20 type vlan id 20
+    ip -n "$ns" addr add "$VL_YELLOW_IP10/24" dev n1.10
+    ip -n "$ns" addr add "$VL_YELLOW_IP20/24" dev n1.20
+    ip -n "$ns" link set n1.10 up
+    ip -n "$ns" link set n1.20 up
+    ip -n "$RTR" link set "$VL_BRIDGE" up
+    links+=("$ns n1.10" "$ns n1.20" "$RTR $VL_BRIDGE")
+  fi
+  SL_PORTS=()
+  for h in "${BR_HOSTS[@]}"; do SL_PORTS+=("vr-$h"); done
+  if [ -z "$VL_SKIP" ]; then
+    for h in "${BR_HOSTS[@]}"; do SL_PORTS+=("vl-$h"); done
+  fi
+  SL_PORTS+=("$BR_WAN_PORT")
+
+  # The outside, as in topo_nat_up.
+  ip -n "$RTR" link add "$BR_WAN_PORT" type veth peer name w0 netns "$WAN"
+  ip -n "$WAN" link add w1 type veth peer name f0 netns "$FAR"
+  in_wan ethtool -K w0 tx off >/dev/null
+  in_wan ethtool -K w1 tx off >/dev/null
+  in_far ethtool -K f0 tx off >/dev/null
+  ip -n "$RTR" addr add "$RTR_OUT_IP/24" dev "$BR_WAN_PORT"
+  ip -n "$WAN" addr add "$WAN_IP/24" dev w0
+  ip -n "$WAN" addr add "$WAN_FAR_IP/24" dev w1
+  ip -n "$FAR" addr add "$FAR_IP/24" dev f0
+  local d
+  for d in "$RTR $BR_WAN_PORT" "$WAN w0" "$WAN w1" "$FAR f0"; do
+    ip -n "${d% *}" link set "${d#* }" up
+    links+=("$d")
+  done
+  ip -n "$FAR" route add default via "$WAN_FAR_IP"
+  ip -n "$RTR" route add default via "$WAN_IP"
+  in_rtr sysctl -qw net.ipv4.ip_forward=1
+  in_wan sysctl -qw net.ipv4.ip_forward=1
+  local i
+  for ((i = 0; i < 50; i++)); do
+    links_all_up "${links[@]}" && return 0
+    sleep 0.1
+  done
+  sl_log "warning: the links are not all up after 5 s: $(for d in "${links[@]}"; do
+    links_all_up "$d" || printf '%s ' "${d/ /:}"; done)"
+}
