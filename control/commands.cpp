@@ -1128,7 +1128,11 @@ CommandReply Commands::bridge_show(const std::string& name, bool json_out) {
   std::vector<Bridges::View> views = br.list();
   if (!name.empty()) {
     std::erase_if(views, [&](const Bridges::View& v) { return v.config.name != name; });
-    if (views.empty()) throw std::invalid_argument("no bridge " + name);
+    bool kernel_one = false;
+    if (mirror_ != nullptr)
+      for (const KernelMirror::KernelBridgeView& k : mirror_->kernel_bridges())
+        kernel_one |= k.name == name;
+    if (views.empty() && !kernel_one) throw std::invalid_argument("no bridge " + name);
   }
   std::vector<InterfaceAddress> addrs = fs.addresses();
   std::sort(addrs.begin(), addrs.end(), [](const InterfaceAddress& x, const InterfaceAddress& y) {
@@ -1205,8 +1209,18 @@ CommandReply Commands::bridge_show(const std::string& name, bool json_out) {
     body.append(addr_text.empty() ? " no address" : addr_text).push_back('\n');
     body.append(member_text);
   }
-  if (json_out) return ok(json{{"bridges", list}, {"totals", bridge_totals_json(dp_)}});
-  if (views.empty()) body.append("no bridges\n");
+  // Linux bridges the mirror leaves to the kernel, and why.
+  json kernel_only = json::array();
+  if (mirror_ != nullptr)
+    for (const KernelMirror::KernelBridgeView& k : mirror_->kernel_bridges()) {
+      if (k.mirrored || (!name.empty() && k.name != name)) continue;
+      kernel_only.push_back(json{{"name", k.name}, {"ifindex", k.ifindex}, {"reason", k.reason}});
+      body.append(k.name).append(": kernel, not mirrored: ").append(k.reason).push_back('\n');
+    }
+  if (json_out)
+    return ok(json{
+        {"bridges", list}, {"not_mirrored", kernel_only}, {"totals", bridge_totals_json(dp_)}});
+  if (views.empty() && kernel_only.empty()) body.append("no bridges\n");
   body.append(bridge_totals_text(dp_));
   return ok(std::move(body));
 }
