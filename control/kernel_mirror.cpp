@@ -143,6 +143,10 @@ void KernelMirror::full_sync(double now) {
       syncing_ = false;
       ++counters_.resyncs;
       resync_pending_ = false;
+      if (bridge_ports_changed_) {  // read the new ports' routes and neighbours
+        bridge_ports_changed_ = false;
+        resync_pending_ = true;
+      }
       return;
     }
     fs_.end_batch();
@@ -162,6 +166,10 @@ size_t KernelMirror::service(double now) {
       events_->drain([&](const nlmsghdr* h) { apply(h, now); }, cfg_.budget, &overrun, &errors);
   if (bridges_dirty_) reconcile_bridges();
   fs_.end_batch();
+  if (bridge_ports_changed_) {
+    bridge_ports_changed_ = false;
+    resync_pending_ = true;
+  }
   counters_.events += seen;
   if (overrun) {
     ++counters_.overruns;

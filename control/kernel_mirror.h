@@ -180,6 +180,9 @@ class KernelMirror {
   std::map<int, MirroredBridge> mirrored_;  // by bridge ifindex
   std::map<int, std::string> unmirrored_;   // bridge ifindex -> reason
   bool bridges_dirty_ = false;
+  // A bridge device became a port or stopped being one: what was dumped about it before (its
+  // routes, neighbours, forwarding) is read again.
+  bool bridge_ports_changed_ = false;
 
   Dataplane& dp_;
   ForwardingState& fs_;

@@ -115,7 +115,7 @@ void KernelMirror::mirror_bridge(int ifindex) {
   }
   update_port(bvi);
   fprintf(stderr, "sluiced: bridge %s mirrored (routed interface port %u)\n", l.name.c_str(), bvi);
-  if (!syncing_) resync_pending_ = true;
+  bridge_ports_changed_ = true;
 }
 
 void KernelMirror::unmirror_bridge(int ifindex) {
@@ -130,7 +130,7 @@ void KernelMirror::unmirror_bridge(int ifindex) {
       fs_.add_host_address(Ipv4Addr::from_host(k.addr));
   fprintf(stderr, "sluiced: bridge %s no longer mirrored\n", mb.name.c_str());
   mirrored_.erase(it);
-  if (!syncing_) resync_pending_ = true;
+  bridge_ports_changed_ = true;
 }
 
 void KernelMirror::reconcile_bridges() {
@@ -248,6 +248,22 @@ void KernelMirror::reconcile_bridges() {
   }
   for (auto it = unmirrored_.begin(); it != unmirrored_.end();)
     it = seen.count(it->first) ? std::next(it) : unmirrored_.erase(it);
+  // The sluice ports in bridges left to the kernel: their XDP programs must leave the kernel
+  // bridge its unicast, or the router rules would take (and drop) transit IPv4 between hosts.
+  std::map<uint16_t, std::vector<uint64_t>> kernel_ports;
+  for (const auto& [bridge, reason] : unmirrored_) {
+    std::vector<uint64_t> macs;
+    std::vector<uint16_t> ports;
+    if (auto b = links_.find(bridge); b != links_.end() && b->second.link.mac)
+      macs.push_back(b->second.link.mac->packed());
+    for (const auto& [mi, ms] : links_) {
+      if (ms.link.master != bridge || mi == bridge) continue;
+      if (ms.link.mac) macs.push_back(ms.link.mac->packed());
+      if (const uint16_t* p = port_of(mi)) ports.push_back(*p);
+    }
+    for (uint16_t p : ports) kernel_ports[p] = macs;
+  }
+  dp_.set_kernel_bridge_ports(std::move(kernel_ports));
   if (changed) dp_.sync_xdp_bridges();
 }
 

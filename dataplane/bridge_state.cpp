@@ -100,6 +100,8 @@ std::string Bridges::add(const Config& c, const std::vector<Member>& members, ui
   p.forwarding.store(true);
   p.up.store(true);
   p.bvi_of.store(id);
+  // A mirrored bridge's device is the kernel's: it answers ARP and owns what sluice does not.
+  p.kernel_twin = c.kernel;
   State& s = bridges_[id];
   s.present = true;
   s.config = c;

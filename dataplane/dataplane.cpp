@@ -8,6 +8,7 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
+#include <rte_mbuf_pool_ops.h>
 #include <rte_telemetry.h>
 
 #include <algorithm>
@@ -60,6 +61,41 @@ std::string unique(const std::string& base) {
   return base + std::to_string(n++);
 }
 
+// The mbuf pool, as rte_pktmbuf_pool_create makes it, except that with `packed` its objects
+// are laid out back to back (RTE_MEMPOOL_F_NO_IOVA_CONTIG). Why: DPDK 22.11's af_xdp driver
+// registers the pool as the AF_XDP UMEM from its first object over populated_size x object
+// size bytes (xdp_umem_configure). By default the mempool keeps each object inside one page,
+// and with 4 KiB pages (--no-huge) a 2.5 KiB mbuf then takes a page of its own: the objects
+// span ~1.6 times that length, so the last ~40% of the mbufs lie outside the UMEM, and the
+// kernel silently drops every frame sent from one of them (and every fill-ring entry). Seen as
+// flooded copies (fresh allocations) that never reached the wire. IOVA contiguity within an
+// object only matters to a NIC doing DMA with physical addresses, so packing is skipped only
+// for PCI ports in IOVA-as-PA mode.
+rte_mempool* create_mbuf_pool(const std::string& name, unsigned n, bool packed) {
+  if (!packed)
+    return rte_pktmbuf_pool_create(name.c_str(), n, 256, kPacketMetaSize, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                   static_cast<int>(rte_socket_id()));
+  const unsigned elt = sizeof(rte_mbuf) + kPacketMetaSize + RTE_MBUF_DEFAULT_BUF_SIZE;
+  rte_mempool* mp =
+      rte_mempool_create_empty(name.c_str(), n, elt, 256, sizeof(rte_pktmbuf_pool_private),
+                               static_cast<int>(rte_socket_id()), RTE_MEMPOOL_F_NO_IOVA_CONTIG);
+  if (mp == nullptr) return nullptr;
+  if (rte_mempool_set_ops_byname(mp, rte_mbuf_best_mempool_ops(), nullptr) != 0) {
+    rte_mempool_free(mp);
+    return nullptr;
+  }
+  rte_pktmbuf_pool_private priv{};
+  priv.mbuf_data_room_size = RTE_MBUF_DEFAULT_BUF_SIZE;
+  priv.mbuf_priv_size = kPacketMetaSize;
+  rte_pktmbuf_pool_init(mp, &priv);
+  if (rte_mempool_populate_default(mp) < 0) {
+    rte_mempool_free(mp);
+    return nullptr;
+  }
+  rte_mempool_obj_iter(mp, rte_pktmbuf_init, nullptr);
+  return mp;
+}
+
 }  // namespace
 
 double Dataplane::monotonic_seconds() {
@@ -85,8 +121,11 @@ Dataplane::Dataplane(const DataplaneConfig& cfg) : cfg_(cfg) {
     mbufs = std::max<unsigned>(
         8192, static_cast<unsigned>(cfg_.ports.size()) * nw * (cfg_.rx_desc + cfg_.tx_desc + 512) +
                   nw * 4096);
-  pool_ = rte_pktmbuf_pool_create(unique("sluice-mbufs").c_str(), mbufs, 256, kPacketMetaSize,
-                                  RTE_MBUF_DEFAULT_BUF_SIZE, static_cast<int>(rte_socket_id()));
+  const bool any_pci = std::any_of(cfg_.ports.begin(), cfg_.ports.end(), [](const PortSpec& s) {
+    return s.kind == PortSpec::Kind::kPci;
+  });
+  pool_ = create_mbuf_pool(unique("sluice-mbufs"), mbufs,
+                           /*packed=*/!any_pci || rte_eal_iova_mode() == RTE_IOVA_VA);
   if (pool_ == nullptr)
     throw std::runtime_error(std::string("cannot create the mbuf pool (") + std::to_string(mbufs) +
                              " mbufs): " + rte_strerror(rte_errno) +
@@ -341,6 +380,12 @@ void Dataplane::set_xdp_arp_to_kernel(bool on) {
   sync_xdp_bridges();
 }
 
+void Dataplane::set_kernel_bridge_ports(std::map<uint16_t, std::vector<uint64_t>> ports) {
+  if (ports == kernel_bridge_ports_) return;
+  kernel_bridge_ports_ = std::move(ports);
+  sync_xdp_bridges();
+}
+
 void Dataplane::sync_xdp_bridges() {
   xdp_bridge_applied_.resize(ports_.size());
   const std::vector<Bridges::View> bridges = bridges_->list();
@@ -360,6 +405,11 @@ void Dataplane::sync_xdp_bridges() {
       macs.push_back(b.config.mac.packed());
       for (const Bridges::Member& m : b.members) macs.push_back(fs_->port(m.port).mac.packed());
     }
+    if (!(flags & SLUICE_XDP_CONFIG_BRIDGED))
+      if (auto k = kernel_bridge_ports_.find(i); k != kernel_bridge_ports_.end()) {
+        flags |= SLUICE_XDP_CONFIG_KERNEL_BRIDGE_PORT;
+        macs = k->second;
+      }
     std::sort(macs.begin(), macs.end());
     macs.erase(std::unique(macs.begin(), macs.end()), macs.end());
     XdpBridgeApplied& a = xdp_bridge_applied_[i];
@@ -367,9 +417,11 @@ void Dataplane::sync_xdp_bridges() {
     try {
       xdp::AttachedProgram prog(p.ifindex);
       // Joining: the local MACs first, then the flag; leaving: the flag first.
-      if (flags & SLUICE_XDP_CONFIG_BRIDGED) prog.set_bridge_local(macs);
+      const uint32_t bridge_flags =
+          SLUICE_XDP_CONFIG_BRIDGED | SLUICE_XDP_CONFIG_KERNEL_BRIDGE_PORT;
+      if (flags & bridge_flags) prog.set_bridge_local(macs);
       prog.set_config(flags);
-      if (!(flags & SLUICE_XDP_CONFIG_BRIDGED)) prog.set_bridge_local(macs);
+      if (!(flags & bridge_flags)) prog.set_bridge_local(macs);
     } catch (const std::exception& e) {
       fprintf(stderr, "sluiced: port %s: %s\n", p.name.c_str(), e.what());
       continue;  // retried at the next tick

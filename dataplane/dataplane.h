@@ -6,6 +6,7 @@
 #include <rte_rcu_qsbr.h>
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -95,6 +96,9 @@ class Dataplane {
   // XDP split follows the fast path's topology within one control-loop turn.
   void set_xdp_arp_to_kernel(bool on);
   void sync_xdp_bridges();
+  // Ports that are members of a Linux bridge sluice does not mirror, each with that bridge's
+  // local MACs: their XDP programs leave unicast to any other MAC to the kernel's bridge.
+  void set_kernel_bridge_ports(std::map<uint16_t, std::vector<uint64_t>> local_macs_by_port);
   void register_telemetry();
 
   // NAT (nat/). The control thread publishes rules; every worker's engine matches them from
@@ -138,7 +142,8 @@ class Dataplane {
     bool done = false;
   };
   std::vector<XdpBridgeApplied> xdp_bridge_applied_;  // per opened port
-  bool xdp_nat_ = false;                              // ... and whether they are NAT addresses
+  std::map<uint16_t, std::vector<uint64_t>> kernel_bridge_ports_;
+  bool xdp_nat_ = false;  // ... and whether they are NAT addresses
 
   // NAT: the rules the workers read (published RCU-style), the control thread's copy.
   std::atomic<const nat::Rules*> nat_published_{nullptr};

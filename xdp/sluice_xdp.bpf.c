@@ -50,7 +50,11 @@
  *      on the bridge, and flooding in both places would duplicate frames: each frame has
  *      exactly one owner.
  * Fail-open holds here too: with no socket bound, every redirect above becomes XDP_PASS and
- * the kernel bridge forwards everything. */
+ * the kernel bridge forwards everything.
+ *
+ * A member of a Linux bridge that sluice does not mirror (SLUICE_XDP_CONFIG_KERNEL_BRIDGE_PORT)
+ * hands the kernel every unicast frame to a MAC not in sluice_br_local: the kernel bridge
+ * forwards it; frames to the bridge's own MACs follow the router rules. */
 #include "sluice_xdp.h"
 
 #include <bpf/bpf_endian.h>
@@ -287,6 +291,13 @@ int sluice_xdp(struct xdp_md* ctx) {
   const __u32* config_entry = bpf_map_lookup_elem(&sluice_config, &zero);
   const __u32 config = config_entry ? *config_entry : 0;
 
+  if ((config & SLUICE_XDP_CONFIG_KERNEL_BRIDGE_PORT) && !(eth->h_dest[0] & 1)) {
+    struct sluice_xdp_bridge_local_key key = {};
+
+    __builtin_memcpy(key.mac, eth->h_dest, ETH_ALEN);
+    if (!bpf_map_lookup_elem(&sluice_br_local, &key))
+      return to_kernel(SLUICE_XDP_TO_KERNEL_BRIDGED);
+  }
   if (config & SLUICE_XDP_CONFIG_BRIDGED) {
     const int verdict = bridge_verdict(ctx, eth, end, config);
 

@@ -85,6 +85,12 @@ typedef __u32 sluice_xdp_bridge_local_value;
 #define SLUICE_XDP_CONFIG_ARP_TO_KERNEL 1u
 #define SLUICE_XDP_CONFIG_BRIDGED 2u
 #define SLUICE_XDP_CONFIG_BRIDGE_KERNEL 4u
+/* The port is a member of a Linux bridge that sluice does not mirror (a member is not a sluice
+ * port, or uses a feature sluice lacks): unicast to a MAC not in sluice_br_local (the bridge's
+ * and its members' MACs) is the kernel bridge's to forward, whatever it carries. Without this
+ * the router rules would take transit IPv4 between two hosts on that bridge. Never together
+ * with BRIDGED. */
+#define SLUICE_XDP_CONFIG_KERNEL_BRIDGE_PORT 8u
 
 /* sluice_stats: one __u64 per CPU and reason, indexed by this enum. These are decision
  * counters: "to_fastpath" is counted before bpf_redirect_map(), so it also counts frames that
@@ -115,6 +121,8 @@ enum sluice_xdp_stat {
   SLUICE_XDP_TO_KERNEL_BRIDGE_GROUP,     /* bridge member with BRIDGE_KERNEL: group frame the
                                             kernel bridge floods (ARP for a host address,
                                             IPv4 multicast/broadcast, IPv6, STP, LLDP, ...) */
+  SLUICE_XDP_TO_KERNEL_BRIDGED,          /* KERNEL_BRIDGE_PORT: unicast to a MAC not in
+                                            sluice_br_local, for the kernel's bridge */
   SLUICE_XDP_STAT_COUNT
 };
 

@@ -405,6 +405,7 @@ const char* stat_name(unsigned index) {
     case SLUICE_XDP_TO_FASTPATH_BRIDGED: return "to_fastpath_bridged";
     case SLUICE_XDP_TO_FASTPATH_BRIDGE_GROUP: return "to_fastpath_bridge_group";
     case SLUICE_XDP_TO_KERNEL_BRIDGE_GROUP: return "to_kernel_bridge_group";
+    case SLUICE_XDP_TO_KERNEL_BRIDGED: return "to_kernel_bridged";
     default: return "unknown";
   }
 }

@@ -852,6 +852,28 @@ TEST_F(XdpProgram, BridgedUnicastToLocalMacFollowsTheRouterRules) {
   expect(to(kMemberMac, ip_frame({}, tcp_syn(80))), SLUICE_XDP_TO_FASTPATH_BRIDGED);
 }
 
+// A member of a Linux bridge sluice does not mirror: unicast to another MAC is the kernel
+// bridge's (whatever it carries, transit IPv4 included); to a local MAC, and group frames,
+// follow the router rules.
+TEST_F(XdpProgram, UnmirroredKernelBridgePortLeavesOtherUnicastToTheKernel) {
+  make_member(SLUICE_XDP_CONFIG_KERNEL_BRIDGE_PORT | SLUICE_XDP_CONFIG_ARP_TO_KERNEL);
+  expect(to(kOtherMac, ip_frame({}, tcp_syn(80))), SLUICE_XDP_TO_KERNEL_BRIDGED);
+  expect(to(kOtherMac, ip_frame({.dst = kRouter, .proto = kIcmp}, icmp(8))),
+         SLUICE_XDP_TO_KERNEL_BRIDGED);
+  expect(to(kOtherMac, ip_frame({}, tcp_syn(80), kDot1q)), SLUICE_XDP_TO_KERNEL_BRIDGED);
+  expect(to(kOtherMac, arp(2, kClient, kOtherMac)), SLUICE_XDP_TO_KERNEL_BRIDGED);
+  for (const Mac& mac : {kLocalMac, kMemberMac}) {
+    expect(to(mac, ip_frame({}, tcp_syn(80))), SLUICE_XDP_TO_FASTPATH_IPV4);
+    expect(to(mac, ip_frame({.dst = kRouter, .proto = kIcmp}, icmp(8))),
+           SLUICE_XDP_TO_FASTPATH_LOCAL_ECHO);
+  }
+  // Group frames: the router's rules (ARP to the kernel here, broadcast IPv4 to the kernel).
+  expect(arp(1, kRouter, kBroadcastMac), SLUICE_XDP_TO_KERNEL_ARP);
+  // Without the flag, the same frame to another MAC is the router's transit IPv4.
+  set_config(SLUICE_XDP_CONFIG_ARP_TO_KERNEL);
+  expect(to(kOtherMac, ip_frame({}, tcp_syn(80))), SLUICE_XDP_TO_FASTPATH_IPV4);
+}
+
 // Rule 5, ARP: the kernel bridge keeps ARP for the host's addresses, sluice floods the rest.
 TEST_F(XdpProgram, KernelBridgeGroupArpSplitsOnTheTarget) {
   make_member(kKernelBridge);
