@@ -540,10 +540,10 @@ topo_bridge_up() {
   if ! err="$(ip -n "$RTR" link add "$VL_BRIDGE" address "$VL_BRIDGE_MAC" type bridge \
     vlan_filtering 1 2>&1)"; then
     VL_SKIP="no VLAN-aware bridge here (CONFIG_BRIDGE_VLAN_FILTERING?): ${err//$'\n'/ }"
-    ip -n "$RTR" link del "$VL_BRIDGE" 2>/dev/null
+    ip -n "$RTR" link del "$VL_BRIDGE" 2>/dev/null || true
   elif ! err="$(ip -n "$ns" link add link n0 name n0.4094 type vlan id 4094 2>&1)"; then
     VL_SKIP="no 802.1Q devices here (CONFIG_VLAN_8021Q?): ${err//$'\n'/ }"
-    ip -n "$RTR" link del "$VL_BRIDGE"
+    ip -n "$RTR" link del "$VL_BRIDGE" || true
   else
     ip -n "$ns" link del n0.4094
   fi
