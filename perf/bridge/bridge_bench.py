@@ -19,6 +19,7 @@ Standard library only; run as root (scripts/bench bridge installs what is missin
 """
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -123,6 +124,11 @@ class BridgeBench(fb.Bench):
         self.setup_info["br_netfilter"] = nf or "not in this kernel (no /proc/sys/net/bridge)"
         self.setup_info["rps_r0_cpus"] = format(1 << self.rtr_cpu, "x") if self.a.rps else None
         self.setup_info["xdp_stat_names"] = self.xdp_names
+        obj = os.environ.get("SLUICE_XDP_OBJECT")
+        if obj:  # sluiced's XDP program from elsewhere than its build directory
+            with open(obj, "rb") as f:
+                self.setup_info["sluice_xdp_object"] = {"path": obj,
+                                                        "sha256": hashlib.sha256(f.read()).hexdigest()}
         self.setup_info["bpftool"] = (fb.run([self.bpftool, "version"], check=False).stdout.splitlines()[:1]
                                       if self.bpftool else "not installed: no XDP counters")
 
@@ -301,22 +307,21 @@ class BridgeBench(fb.Bench):
             res[name] = total
         return res
 
-    def snapshot(self, gen_pid, rtr_pid, sluice_prefix, telemetry_first):
-        """forward's snapshot, plus sluiced's `sluice --json stats` and the XDP counters, read
-        outside the window as the telemetry is (before it opens, after it closes)."""
-        extra = {}
-        if sluice_prefix and telemetry_first:
-            extra = self.sluice_extra(sluice_prefix)
-        s = super().snapshot(gen_pid, rtr_pid, sluice_prefix, telemetry_first)
-        if sluice_prefix and not telemetry_first:
-            extra = self.sluice_extra(sluice_prefix)
-        s.update(extra)
-        return s
+    def read_sluice_telemetry(self, s, prefix):
+        """forward's telemetry read, plus sluiced's `sluice --json stats` and the XDP counters,
+        both read next to the window's edge: after the telemetry (which takes about a second)
+        when the window is about to open, before it when the window has just closed."""
+        if "t" in s:  # the window has closed
+            s.update(self.sluice_extra(prefix))
+            super().read_sluice_telemetry(s, prefix)
+        else:
+            super().read_sluice_telemetry(s, prefix)
+            s.update(self.sluice_extra(prefix))
 
     def sluice_extra(self, pfx):
         st = self.cli(pfx, "--json", "stats")
         if isinstance(st, dict):  # what the figures use: nodes, drops, ports, forwarded
-            st = {k: st.get(k) for k in ("nodes", "drops", "ports", "forwarded")}
+            st = {k: st.get(k) for k in ("nodes", "drops", "ports", "forwarded", "bridge")}
         return {"sluice_cli_stats": st, "xdp_counters": self.xdp_counters()}
 
     # ---- one trial ------------------------------------------------------------------------
@@ -344,6 +349,8 @@ class BridgeBench(fb.Bench):
                                                      snaps[1].get("sluice_cli_stats"))
             rec["sluice_drops_window"] = drop_deltas(snaps[0].get("sluice_cli_stats"),
                                                      snaps[1].get("sluice_cli_stats"))
+            rec["sluice_bridge_window"] = bridge_deltas(snaps[0].get("sluice_cli_stats"),
+                                                        snaps[1].get("sluice_cli_stats"))
             rec["xdp_counters_window"] = xdp_deltas(snaps[0].get("xdp_counters"),
                                                     snaps[1].get("xdp_counters"))
             rec["xdp_counters_end"] = snaps[1].get("xdp_counters")
@@ -379,6 +386,19 @@ def drop_deltas(a, b):
         return None
     da, db = a.get("drops") or {}, b.get("drops") or {}
     return {k: v - da.get(k, 0) for k, v in db.items() if v - da.get(k, 0)}
+
+
+def bridge_deltas(a, b):
+    """sluiced's bridge totals (`stats`' "bridge": learning notes, floods, FDB entries) over
+    the window: counters as differences, fdb_entries as at the end."""
+    if not isinstance(a, dict) or not isinstance(b, dict):
+        return None
+    ba, bb = a.get("bridge") or {}, b.get("bridge") or {}
+    if not bb:
+        return None
+    gauges = ("bridges", "fdb_entries", "fdb_capacity", "fdb_bytes")
+    return {k: (v if k in gauges else v - ba.get(k, 0)) for k, v in bb.items()
+            if isinstance(v, int)}
 
 
 def xdp_deltas(a, b):
@@ -460,7 +480,9 @@ def write_markdown(path, doc):
     L.append(f"Command: `{doc['command']}`; {doc['settings']['repetitions']} repetitions of "
              f"{doc['settings']['seconds']:g} s per mode, interleaved. sluiced: "
              f"{doc['settings']['sluiced']} (sha256 {doc['setup'].get('sluiced_sha256', '?')[:16]}..., "
-             f"checkout {doc['setup'].get('git')}).\n")
+             f"checkout {doc['setup'].get('git')})" +
+             (f"; built from: {doc['setup']['sluiced_source']}" if doc['setup'].get('sluiced_source')
+              else "") + ".\n")
     L.append("Medians over the trials (min-max). Cycles are per delivered packet.\n")
     L.append("| mode | offered Mpps | delivered Mpps | r0 rx dropped Mpps | router cycles/pkt | "
              "router CPU share | system cycles/pkt | kernel softirq cycles/pkt | sluice graph "
@@ -503,6 +525,14 @@ def write_markdown(path, doc):
                 f"{p}: " + (", ".join(f"{k} {v}" for k, v in c.items()) or "nothing")
                 for p, c in (x or {}).items()))
         L.append("")
+    bt = [t.get("sluice_bridge_window") for t in doc["trials"] if t["mode"] == "sluice"]
+    if any(bt):
+        L.append("sluiced's bridge counters over each sluice trial's window (`stats`' bridge: "
+                 "learning notes, floods; fdb_entries at the end):\n")
+        for i, x in enumerate(bt, 1):
+            L.append(f"- trial {i}: " + ", ".join(f"{k} {v}" for k, v in (x or {}).items()
+                                                  if k not in ("fdb_capacity", "fdb_bytes")))
+        L.append("")
     drops = [t.get("sluice_drops_window") for t in doc["trials"] if t["mode"] == "sluice"]
     if any(drops):
         L.append("sluiced's drops over the window: " + "; ".join(
@@ -542,6 +572,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sluiced", required=True)
     ap.add_argument("--cli", required=True, help="the sluice CLI (stats, bridge fdb)")
+    ap.add_argument("--sluiced-source", default="",
+                    help="where the sluiced binary was built from, when not this checkout's tree "
+                         "(recorded as given)")
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--repetitions", type=int, default=3)
     ap.add_argument("--warmup", type=float, default=2)
@@ -584,6 +617,8 @@ def main():
         loadavg_start = " ".join(f.read().split()[:3])
     b = BridgeBench(a)
     fb.record_provenance(b, a.sluiced)
+    if a.sluiced_source:
+        b.setup_info["sluiced_source"] = a.sluiced_source
     notes = []
 
     def body():
