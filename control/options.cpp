@@ -135,7 +135,7 @@ AddressOption parse_address(const std::string& s) {
 
 BridgeOption parse_bridge(const std::string& s) {
   auto [name, rest] =
-      split_eq("bridge", s, "NAME=PORT,PORT,...[,mac=MAC][,ageing=S][,vlan-filtering]");
+      split_eq("bridge", s, "NAME=PORT[@VLANS],PORT,...[,mac=MAC][,ageing=S][,vlan-filtering]");
   BridgeOption b;
   b.spec = s;
   b.name = name;
@@ -173,11 +173,35 @@ BridgeOption parse_bridge(const std::string& s) {
       throw bad("bridge", s,
                 "unknown setting '" + item + "' (mac=MAC, ageing=S or vlan-filtering)");
     } else {
+      const size_t at = item.find('@');
+      const std::string port = item.substr(0, at);
+      BridgeOption::PortVlans pv;
+      if (at != std::string::npos) {
+        std::istringstream vl(item.substr(at + 1));
+        for (std::string v; std::getline(vl, v, '+');) {
+          const bool tagged = !v.empty() && v.back() == 't';
+          if (tagged) v.pop_back();
+          if (v.empty() || v.size() > 4 || v.find_first_not_of("0123456789") != std::string::npos ||
+              std::stoul(v) < 1 || std::stoul(v) > 4094)
+            throw bad("bridge", s,
+                      "'" + item + "': VLANs are VID (untagged, the first is the PVID) or VIDt " +
+                          "(tagged), 1-4094, joined by +");
+          const auto vid = static_cast<uint16_t>(std::stoul(v));
+          if (pv.vlans.count(vid)) throw bad("bridge", s, "'" + item + "': VLAN " + v + " twice");
+          pv.vlans[vid] = !tagged;
+          if (!tagged && pv.pvid == 0) pv.pvid = vid;
+        }
+        if (pv.vlans.empty()) throw bad("bridge", s, "'" + item + "': no VLAN after @");
+      }
       for (const std::string& p : b.ports)
-        if (p == item) throw bad("bridge", s, "port " + item + " is listed twice");
-      b.ports.push_back(item);
+        if (p == port) throw bad("bridge", s, "port " + port + " is listed twice");
+      b.ports.push_back(port);
+      b.port_vlans.push_back(pv);
     }
   }
+  if (!b.vlan_filtering)
+    for (size_t i = 0; i < b.ports.size(); ++i)
+      if (!b.port_vlans[i].vlans.empty()) throw bad("bridge", s, "PORT@VLANS needs vlan-filtering");
   if (!rest.empty() && rest.back() == ',') throw bad("bridge", s, "an empty item between commas");
   if (b.ports.empty()) throw bad("bridge", s, "no member port (NAME=PORT,PORT,...)");
   return b;
@@ -283,10 +307,12 @@ std::optional<SluicedOptions> parse_sluiced_options(int argc, const char* const*
     ("nat-timeout-icmp", po::value(&t_icmp)->default_value(60),
      "seconds an idle ICMP echo session lives")
     ("bridge", po::value(&bridges)->composing(),
-     "NAME=PORT,PORT,...[,mac=MAC][,ageing=S][,vlan-filtering]: a learning bridge over those "
-     "ports (repeatable); its routed interface is a port named NAME (--addr NAME=A.B.C.D/LEN); "
-     "mac: the first port's by default; ageing: seconds a learned MAC lives (default 300, 0: "
-     "no learning)")
+     "NAME=PORT[@VLANS],PORT,...[,mac=MAC][,ageing=S][,vlan-filtering]: a learning bridge "
+     "over those ports (repeatable); its routed interface is a port named NAME (--addr "
+     "NAME=A.B.C.D/LEN); mac: the first port's by default; ageing: seconds a learned MAC "
+     "lives (default 300, 0: no learning); with vlan-filtering, PORT@VLANS gives a port its "
+     "VLANs, a +-list of VID (untagged, the first is the PVID) and VIDt (tagged): p1@10 is "
+     "an access port of VLAN 10, p2@10t+20t a trunk (default: PVID 1 untagged)")
     ("fdb-size", po::value(&fdb_size)->default_value(65535),
      "FDB entries, all bridges together (8-16777215; allocated at start, 16 bytes each plus "
      "the hash's)");

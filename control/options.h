@@ -3,6 +3,7 @@
 // line and a non-zero exit without touching any port.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,6 +47,13 @@ struct BridgeOption {
   std::string spec;  // as given, for messages
   std::string name;
   std::vector<std::string> ports;
+  // Per port (same order), on a VLAN-aware bridge: PORT@VLANS, VLANS a +-list of VID
+  // (untagged; the first is the PVID) and VIDt (tagged). Empty: PVID 1 untagged, as Linux.
+  struct PortVlans {
+    uint16_t pvid = 0;
+    std::map<uint16_t, bool> vlans;  // VID -> egress untagged
+  };
+  std::vector<PortVlans> port_vlans;
   MacAddr mac;  // zero: the first member's
   uint32_t ageing = 300;
   bool vlan_filtering = false;

@@ -81,9 +81,13 @@ void add_bridges(sluice::Dataplane& dp, const sluice::SluicedOptions& o) {
     c.ageing = b.ageing;
     c.vlan_filtering = b.vlan_filtering;
     std::vector<sluice::Bridges::Member> members;
-    for (const std::string& p : b.ports) {
+    for (size_t i = 0; i < b.ports.size(); ++i) {
       sluice::Bridges::Member m;
-      m.port = *fs.port_by_name(p);
+      m.port = *fs.port_by_name(b.ports[i]);
+      if (i < b.port_vlans.size() && !b.port_vlans[i].vlans.empty()) {
+        m.pvid = b.port_vlans[i].pvid;  // 0: a trunk without untagged VLAN drops untagged frames
+        m.vlans = b.port_vlans[i].vlans;
+      }
       members.push_back(m);
     }
     const std::string err = dp.bridges().add(c, members);
