@@ -18,7 +18,8 @@ enum class Egress : uint8_t { kOk, kFiltered, kNoHeadroom };
 // Frames travel untagged inside a bridge. On a VLAN-aware bridge, `port` must be a member of
 // the frame's VLAN (meta bridge_tci); a tagged member gets the tag back (PCP as it came in).
 inline Egress bridge_egress(const BridgeTopology& t, uint8_t b, uint16_t port, rte_mbuf* m) {
-  meta(m).next_hop_word = NextHopWord::make(NextHopKind::kForward, port).raw();
+  // What port-tx reads (the port byte); built directly, NextHopWord::make packs a MAC too.
+  meta(m).next_hop_word = uint64_t{port & 0xffu} << 48;
   if (!t.bridges[b].vlan_filtering) return Egress::kOk;
   const uint16_t tci = static_cast<uint16_t>(meta(m).bridge_tci);
   const VlanTable* v = t.ports[port].vlans;

@@ -35,7 +35,7 @@ struct DataplaneConfig {
   uint64_t icmp_errors_per_second = 1000, icmp_error_burst = 50;
   std::string xdp_object;     // the AF_XDP ports' program; empty: xdp::object_path()
   nat::EngineConfig nat;      // sessions per worker, port range, timeouts (workers set here)
-  uint32_t fdb_size = 65535;  // FDB entries, all bridges together (2^k - 1 fits rte_hash best)
+  uint32_t fdb_size = 65535;  // FDB entries, all bridges together (bridge_fdb.h)
 };
 
 // NAT figures summed over the workers (`sluice stats`, `sluice nat show`).
