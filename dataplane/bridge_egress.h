@@ -13,11 +13,17 @@
 
 namespace sluice {
 
-enum class Egress : uint8_t { kOk, kFiltered, kNoHeadroom };
+// The outcomes, in this order, so that a node maps them to its edges with one array.
+enum class Egress : uint8_t { kOk, kBlocked, kFiltered, kNoHeadroom };
 
-// Frames travel untagged inside a bridge. On a VLAN-aware bridge, `port` must be a member of
-// the frame's VLAN (meta bridge_tci); a tagged member gets the tag back (PCP as it came in).
-inline Egress bridge_egress(const BridgeTopology& t, uint8_t b, uint16_t port, rte_mbuf* m) {
+// Frames travel untagged inside a bridge. `port` must be up and forwarding (kBlocked); on a
+// VLAN-aware bridge it must be a member of the frame's VLAN (meta bridge_tci), and a tagged
+// member gets the tag back (PCP as it came in).
+inline Egress bridge_egress(const WorkerContext& w, const BridgeTopology& t, uint8_t b,
+                            uint16_t port, rte_mbuf* m) {
+  if (!(t.ports[port].flags & kBrForwarding) ||
+      !w.fs->port(port).up.load(std::memory_order_relaxed))
+    return Egress::kBlocked;
   // What port-tx reads (the port byte); built directly, NextHopWord::make packs a MAC too.
   meta(m).next_hop_word = uint64_t{port & 0xffu} << 48;
   if (!t.bridges[b].vlan_filtering) return Egress::kOk;

@@ -21,6 +21,12 @@ namespace {
 
 enum Next : rte_edge_t { kPortTx, kArp, kNoRecipient, kNoHeadroom, kNotMember };
 
+// The recipients were chosen up and forwarding, and members of the frame's VLAN: what is left
+// to fail is the tag's headroom.
+rte_edge_t egress_edge(Egress e) {
+  return e == Egress::kOk ? kPortTx : kNoHeadroom;
+}
+
 uint16_t bridge_flood(rte_graph* graph, rte_node* node, void** objs, uint16_t n) {
   WorkerContext& w = worker_of(node);
   const BridgeTopology& t = *w.bridges->load(std::memory_order_acquire);
@@ -72,8 +78,7 @@ uint16_t bridge_flood(rte_graph* graph, rte_node* node, void** objs, uint16_t n)
       ++copies;
       meta(c) = meta(m);  // the private area is not copied
       if (j < nt) {
-        rte_node_enqueue_x1(
-            graph, node, bridge_egress(t, b, to[j], c) == Egress::kOk ? kPortTx : kNoHeadroom, c);
+        rte_node_enqueue_x1(graph, node, egress_edge(bridge_egress(w, t, b, to[j], c)), c);
       }
     }
     if (to_bvi) {
@@ -82,9 +87,7 @@ uint16_t bridge_flood(rte_graph* graph, rte_node* node, void** objs, uint16_t n)
       rte_pktmbuf_adj(m, RTE_ETHER_HDR_LEN);
       rte_node_enqueue_x1(graph, node, kArp, m);
     } else {
-      rte_node_enqueue_x1(graph, node,
-                          bridge_egress(t, b, to[nt - 1], m) == Egress::kOk ? kPortTx : kNoHeadroom,
-                          m);
+      rte_node_enqueue_x1(graph, node, egress_edge(bridge_egress(w, t, b, to[nt - 1], m)), m);
     }
   }
   if (copies != 0) w.counters.add(w.counters.bridge_flood_copies, copies);

@@ -36,6 +36,7 @@ enum Next : rte_edge_t {
 };
 
 constexpr unsigned kChunk = RTE_HASH_LOOKUP_BULK_MAX / 2;  // two keys per frame
+constexpr rte_edge_t kEgressEdge[] = {kPortTx, kBlocked, kFiltered, kNoHeadroom};  // by Egress
 
 // 01:80:C2:00:00:0X: IEEE 802.1D reserved group addresses (STP, LACP, 802.1X, LLDP), which a
 // bridge never forwards.
@@ -202,18 +203,8 @@ uint16_t bridge_input(rte_graph* graph, rte_node* node, void** objs, uint16_t n)
           next = to_bvi(w, tb, m);
         } else {
           const uint16_t out = static_cast<uint16_t>(word & 0xff);
-          if (out == rx) {
-            next = kSamePort;
-          } else if (!(t.ports[out].flags & kBrForwarding) ||
-                     !w.fs->port(out).up.load(std::memory_order_relaxed)) {
-            next = kBlocked;
-          } else {
-            switch (bridge_egress(t, b, out, m)) {
-              case Egress::kOk: next = kPortTx; break;
-              case Egress::kFiltered: next = kFiltered; break;
-              default: next = kNoHeadroom; break;
-            }
-          }
+          next = out == rx ? static_cast<rte_edge_t>(kSamePort)
+                           : kEgressEdge[static_cast<unsigned>(bridge_egress(w, t, b, out, m))];
         }
       }
       emit(static_cast<uint16_t>(base + i), next);

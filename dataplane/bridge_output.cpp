@@ -20,6 +20,7 @@ namespace {
 enum Next : rte_edge_t { kPortTx, kFlood, kNotMember, kBlocked, kFiltered, kNoHeadroom };
 
 constexpr unsigned kChunk = RTE_HASH_LOOKUP_BULK_MAX;
+constexpr rte_edge_t kEgressEdge[] = {kPortTx, kBlocked, kFiltered, kNoHeadroom};  // by Egress
 
 uint16_t bridge_output(rte_graph* graph, rte_node* node, void** objs, uint16_t n) {
   WorkerContext& w = worker_of(node);
@@ -62,16 +63,7 @@ uint16_t bridge_output(rte_graph* graph, rte_node* node, void** objs, uint16_t n
           next = kFlood;
         } else {
           const uint16_t out = static_cast<uint16_t>(word & 0xff);
-          if (!(t.ports[out].flags & kBrForwarding) ||
-              !w.fs->port(out).up.load(std::memory_order_relaxed)) {
-            next = kBlocked;
-          } else {
-            switch (bridge_egress(t, b, out, m)) {
-              case Egress::kOk: next = kPortTx; break;
-              case Egress::kFiltered: next = kFiltered; break;
-              default: next = kNoHeadroom; break;
-            }
-          }
+          next = kEgressEdge[static_cast<unsigned>(bridge_egress(w, t, b, out, m))];
         }
       }
       rte_node_enqueue_x1(graph, node, next, m);

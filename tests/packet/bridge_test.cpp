@@ -310,6 +310,33 @@ TEST_F(BridgeTest, MembershipChangesTakeEffect) {
   expect(kP4, bc, {}, {{"drop-ip4-l2-broadcast", 1}});
 }
 
+TEST_F(BridgeTest, PortsNotForwardingNeitherSendNorReceive) {
+  make();
+  learn(kA, kP3);
+  learn(kB, kP4);
+  // p4 leaves the forwarding state (the kernel's STP state, say): nothing in, nothing out.
+  std::vector<Bridges::Member> m(3);
+  m[0].port = kP3;
+  m[1].port = kP4;
+  m[1].forwarding = false;
+  m[2].port = kP5;
+  ASSERT_EQ(br().set_members("br0", m), "");
+  expect(kP3, udp(kA, kB), {}, {{"drop-bridge-port-blocked", 1}});
+  expect(kP4, udp(kB, kA), {}, {{"drop-bridge-port-blocked", 1}});
+  const Frame bc = udp(kA, kBroadcast);
+  expect(kP3, bc, {{kP5, bc}});  // flooding skips it
+  // A member whose link is down: the same for known unicast.
+  m[1].forwarding = true;
+  ASSERT_EQ(br().set_members("br0", m), "");
+  r().dp().state().mutable_port(kP5).up.store(false);
+  learn(kC, kP4);  // C behind p4 now
+  r().dp().state().mutable_port(kP5).up.store(true);
+  learn(kC, kP5);
+  r().dp().state().mutable_port(kP5).up.store(false);
+  expect(kP3, udp(kA, kC), {}, {{"drop-bridge-port-blocked", 1}});
+  r().dp().state().mutable_port(kP5).up.store(true);
+}
+
 TEST_F(BridgeTest, ConfigurationErrorsAreNamed) {
   make();
   Bridges::Config c;
