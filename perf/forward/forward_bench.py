@@ -1026,23 +1026,9 @@ def common_trial_notes(t, label):
     return out
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--table", required=True)
-    ap.add_argument("--sluiced", required=True)
-    ap.add_argument("--seconds", type=float, default=10)
-    ap.add_argument("--repetitions", type=int, default=3)
-    ap.add_argument("--warmup", type=float, default=2)
-    ap.add_argument("--idle-seconds", type=float, default=2)
-    ap.add_argument("--modes", default=",".join(MODES))
-    ap.add_argument("--dst", default="8.8.8.8")
-    ap.add_argument("--traffic", default="single,spread",
-                    help="single (txonly to --dst), spread (destinations over the whole table), "
-                         "or both: single,spread")
-    ap.add_argument("--spread-count", type=int, default=4096)
-    ap.add_argument("--frame-size", type=int, default=64, help="bytes on the wire with the CRC")
-    ap.add_argument("--no-multi-flow", dest="multi_flow", action="store_false")
-    ap.add_argument("--gateways", type=int, default=64)
+def add_trial_args(ap, command):
+    """The options every veth benchmark shares: CPUs and niceness of the generator and the
+    router, the sink, mbufs, stall and quiet-machine handling, where results go."""
     ap.add_argument("--gen-cpu", type=int, default=0)
     ap.add_argument("--router-cpu", type=int, default=1)
     ap.add_argument("--no-rps", dest="rps", action="store_false")
@@ -1071,7 +1057,35 @@ def main():
     ap.add_argument("--id", default=str(os.getpid()))
     ap.add_argument("--out-dir", default="perf/results")
     ap.add_argument("--keep-logs", action="store_true")
-    ap.add_argument("--command", default="scripts/bench forward")
+    ap.add_argument("--command", default=command)
+
+
+def parse_modes(ap, a, known):
+    """--modes as a list, every one of them known."""
+    a.modes = [m for m in a.modes.split(",") if m]
+    for m in a.modes:
+        if m not in known:
+            ap.error(f"unknown mode {m}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--table", required=True)
+    ap.add_argument("--sluiced", required=True)
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--repetitions", type=int, default=3)
+    ap.add_argument("--warmup", type=float, default=2)
+    ap.add_argument("--idle-seconds", type=float, default=2)
+    ap.add_argument("--modes", default=",".join(MODES))
+    ap.add_argument("--dst", default="8.8.8.8")
+    ap.add_argument("--traffic", default="single,spread",
+                    help="single (txonly to --dst), spread (destinations over the whole table), "
+                         "or both: single,spread")
+    ap.add_argument("--spread-count", type=int, default=4096)
+    ap.add_argument("--frame-size", type=int, default=64, help="bytes on the wire with the CRC")
+    ap.add_argument("--no-multi-flow", dest="multi_flow", action="store_false")
+    ap.add_argument("--gateways", type=int, default=64)
+    add_trial_args(ap, "scripts/bench forward")
     a = ap.parse_args()
     a.modes = [m for m in a.modes.split(",") if m]
     a.traffic = [t for t in a.traffic.split(",") if t]

@@ -291,29 +291,9 @@ def main():
     ap.add_argument("--warmup", type=float, default=2)
     ap.add_argument("--idle-seconds", type=float, default=2)
     ap.add_argument("--modes", default=",".join(MODES))
-    ap.add_argument("--gen-cpu", type=int, default=0)
-    ap.add_argument("--router-cpu", type=int, default=1)
-    ap.add_argument("--no-rps", dest="rps", action="store_false")
-    ap.add_argument("--no-sink-drop", dest="sink_drop", action="store_false")
-    ap.add_argument("--gen-nice", type=int, default=-10)
-    ap.add_argument("--router-nice", type=int, default=-10)
-    ap.add_argument("--mbufs", type=int, default=16384)
-    ap.add_argument("--attempts", type=int, default=5)
-    ap.add_argument("--stall-seconds", type=float, default=2)
-    ap.add_argument("--quiet-threshold", type=float, default=0.25)
-    ap.add_argument("--quiet-wait", type=float, default=120)
-    ap.add_argument("--quiet-pause", type=float, default=5)
-    ap.add_argument("--max-wait", type=float, default=0.1)
-    ap.add_argument("--degraded-fraction", type=float, default=0.4)
-    ap.add_argument("--id", default=str(os.getpid()))
-    ap.add_argument("--out-dir", default="perf/results")
-    ap.add_argument("--keep-logs", action="store_true")
-    ap.add_argument("--command", default="scripts/bench nat")
+    fb.add_trial_args(ap, "scripts/bench nat")
     a = ap.parse_args()
-    a.modes = [m for m in a.modes.split(",") if m]
-    for m in a.modes:
-        if m not in MODES:
-            ap.error(f"unknown mode {m}")
+    fb.parse_modes(ap, a, MODES)
     if not 1 <= a.flows <= 65536:
         ap.error("--flows must be 1..65536 (flowgen's destinations are 10.253.0.0/16)")
     a.gateways = 1  # the sink holds 10.2.0.2, the route's gateway
