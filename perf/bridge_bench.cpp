@@ -32,6 +32,7 @@
 
 #include "dataplane/bridge_fdb.h"
 #include "dataplane/dataplane.h"
+#include "perf/ring_ports.h"
 
 using namespace sluice;
 
@@ -129,22 +130,9 @@ int main(int argc, char** argv) {
 
   uint32_t total_macs = 0;
   for (uint32_t m : sizes) total_macs += m;
-  rte_ring* rings[4];
-  for (int i = 0; i < 4; ++i)
-    rings[i] = rte_ring_create(("bb" + std::to_string(i)).c_str(), 16384, 0,
-                               RING_F_SP_ENQ | RING_F_SC_DEQ);
-  const int p0 = rte_eth_from_rings("bb-p0", &rings[0], 1, &rings[1], 1, 0);
-  const int p1 = rte_eth_from_rings("bb-p1", &rings[2], 1, &rings[3], 1, 0);
-  DataplaneConfig dc;
-  PortSpec s0, s1;
-  s0.kind = s1.kind = PortSpec::Kind::kEthdev;
-  s0.name = "p0";
-  s0.ethdev = static_cast<uint16_t>(p0);
-  s1.name = "p1";
-  s1.ethdev = static_cast<uint16_t>(p1);
-  dc.ports = {s0, s1};
-  dc.launch_workers = false;
-  dc.mbufs = packets * 2 + 8192;
+  bench::RingPorts ring_ports = bench::make_ring_ports("bb", packets);
+  rte_ring** rings = ring_ports.rings;
+  DataplaneConfig dc = ring_ports.config;
   uint32_t cap = 1;
   while (cap < total_macs + total_macs / 8 + 16) cap <<= 1;
   dc.fdb_size = cap - 1;

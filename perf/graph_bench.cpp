@@ -44,6 +44,7 @@
 #include "dataplane/checksum.h"
 #include "dataplane/dataplane.h"
 #include "lpm/route_file.h"
+#include "perf/ring_ports.h"
 
 using namespace sluice;
 
@@ -146,22 +147,9 @@ int main(int argc, char** argv) {
       prefix.c_str(), "--log-level=4", "-l", "0"};
   if (rte_eal_init(static_cast<int>(std::size(eal)), const_cast<char**>(eal)) < 0) return 1;
 
-  rte_ring* rings[4];
-  for (int i = 0; i < 4; ++i)
-    rings[i] = rte_ring_create(("gb" + std::to_string(i)).c_str(), 16384, 0,
-                               RING_F_SP_ENQ | RING_F_SC_DEQ);
-  const int p0 = rte_eth_from_rings("gb-p0", &rings[0], 1, &rings[1], 1, 0);
-  const int p1 = rte_eth_from_rings("gb-p1", &rings[2], 1, &rings[3], 1, 0);
-  DataplaneConfig dc;
-  PortSpec s0, s1;
-  s0.kind = s1.kind = PortSpec::Kind::kEthdev;
-  s0.name = "p0";
-  s0.ethdev = static_cast<uint16_t>(p0);
-  s1.name = "p1";
-  s1.ethdev = static_cast<uint16_t>(p1);
-  dc.ports = {s0, s1};
-  dc.launch_workers = false;
-  dc.mbufs = packets * 2 + 8192;
+  bench::RingPorts ring_ports = bench::make_ring_ports("gb", packets);
+  rte_ring** rings = ring_ports.rings;
+  DataplaneConfig dc = ring_ports.config;
   dc.nat.max_sessions = std::max(65536u, flows * 2);
   Dataplane dp(dc);
   ForwardingState& fs = dp.state();
