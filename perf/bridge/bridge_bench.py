@@ -90,25 +90,7 @@ class BridgeBench(fb.Bench):
         fb.run(["ip", "-n", self.sink, "addr", "add", f"{SINK_IP}/24", "dev", "s0"])
         for n, d in ((self.rtr, "r1"), (self.sink, "s0")):
             fb.run(["ip", "-n", n, "link", "set", d, "up"])
-        if self.a.sink_drop:
-            obj = os.path.join(self.tmp, "sink_drop.bpf.o")
-            src = os.path.join(ROOT, "perf", "forward", "sink_drop.bpf.c")
-            fb.run(["clang", "-O2", "-g", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-c",
-                    src, "-o", obj])
-            fb.run(["ip", "-n", self.sink, "link", "set", "dev", "s0", "xdpdrv", "obj", obj, "sec", "xdp"])
-        self.setup_info["sink"] = ("XDP program drops IPv4 frames on s0 (perf/forward/sink_drop.bpf.c)"
-                                   if self.a.sink_drop else "the sink's kernel drops the frames")
-        for n in self.namespaces:
-            p = subprocess.Popen(["ip", "netns", "exec", n, "sleep", "infinity"])
-            self.procs.append(p)
-            self.anchors[n] = p.pid
-        for _ in range(100):
-            if all(self.operstate(n, d) == "up" for n, d in
-                   ((self.gen, "g0"), (self.rtr, "r0"), (self.rtr, "r1"), (self.sink, "s0"))):
-                break
-            time.sleep(0.1)
-        else:
-            log("warning: veth links not all up after 10 s")
+        self.sink_and_anchors()
         # br_netfilter: with bridge-nf-call-iptables=1 (the per-namespace default where the
         # module is in the kernel) every bridged IPv4 frame takes the iptables hooks. The
         # Linux bridge is measured as a plain bridge unless --kernel-br-netfilter asks.

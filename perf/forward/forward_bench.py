@@ -149,6 +149,14 @@ class Bench:
         # so that the kernel router gets its own CPU as sluice and testpmd do.
         self.sysctl(self.rtr, "net.ipv4.ip_forward=1", "net.ipv4.conf.r1.rp_filter=0")
         mask = format(1 << self.rtr_cpu, "x")
+        self.sink_and_anchors()
+        self.setup_info.update(rps_r0_cpus=mask if self.a.rps else None)
+
+    G0_MAC, R0_MAC = "02:66:77:00:00:02", "02:66:77:00:00:01"  # fixed: the pcap is built once
+
+    def sink_and_anchors(self):
+        """The end of every veth benchmark's setup: the sink's dropping XDP program (or not),
+        a process anchoring each namespace, and the veth links up."""
         if self.a.sink_drop:
             obj = os.path.join(self.tmp, "sink_drop.bpf.o")
             src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sink_drop.bpf.c")
@@ -168,9 +176,6 @@ class Bench:
             time.sleep(0.1)
         else:
             log("warning: veth links not all up after 10 s")
-        self.setup_info.update(rps_r0_cpus=mask if self.a.rps else None)
-
-    G0_MAC, R0_MAC = "02:66:77:00:00:02", "02:66:77:00:00:01"  # fixed: the pcap is built once
 
     def make_gen_link(self):
         """The g0 -- r0 pair, configured. Made anew before every trial: on this kernel an
