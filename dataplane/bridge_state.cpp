@@ -295,6 +295,7 @@ void Bridges::tick() {
 }
 
 void Bridges::publish() {
+  ++generation_;
   auto t = std::make_unique<BridgeTopology>();
   for (uint8_t b = 0; b < kMaxBridges; ++b) {
     const State& s = bridges_[b];

@@ -137,7 +137,10 @@ class Bridges {
     std::vector<Member> members;
     size_t fdb_entries = 0;
   };
-  std::vector<View> list() const;
+  std::vector<View> list() const;  // counts each bridge's FDB entries: a walk of the table
+  // Bumped by every change of the topology (members, MACs, settings): what depends on it
+  // (the XDP programs' bridge flags) is redone only when this moves.
+  uint64_t generation() const { return generation_; }
   std::optional<uint8_t> find(const std::string& name) const;
   std::optional<uint8_t> bridge_of_port(uint16_t port) const;
   struct FdbView {
@@ -174,6 +177,7 @@ class Bridges {
   std::deque<std::pair<uint64_t, std::unique_ptr<const BridgeTopology>>> retired_;
   std::atomic<uint32_t> clock_{0};
   Counters counters_;
+  uint64_t generation_ = 0;
 };
 
 }  // namespace sluice

@@ -377,16 +377,22 @@ void Dataplane::sync_xdp_local_addresses() {
 
 void Dataplane::set_xdp_arp_to_kernel(bool on) {
   xdp_arp_to_kernel_ = on;
+  xdp_bridge_gen_ = ~uint64_t{0};
   sync_xdp_bridges();
 }
 
 void Dataplane::set_kernel_bridge_ports(std::map<uint16_t, std::vector<uint64_t>> ports) {
   if (ports == kernel_bridge_ports_) return;
   kernel_bridge_ports_ = std::move(ports);
+  xdp_bridge_gen_ = ~uint64_t{0};
   sync_xdp_bridges();
 }
 
 void Dataplane::sync_xdp_bridges() {
+  // Every service tick calls this; Bridges::list() walks the whole FDB, so only a change of
+  // the topology (or of this function's other inputs, which reset the generation) redoes it.
+  if (xdp_bridge_gen_ == bridges_->generation()) return;
+  xdp_bridge_gen_ = bridges_->generation();
   xdp_bridge_applied_.resize(ports_.size());
   const std::vector<Bridges::View> bridges = bridges_->list();
   for (uint16_t i = 0; i < ports_.size(); ++i) {
@@ -424,7 +430,8 @@ void Dataplane::sync_xdp_bridges() {
       if (!(flags & bridge_flags)) prog.set_bridge_local(macs);
     } catch (const std::exception& e) {
       fprintf(stderr, "sluiced: port %s: %s\n", p.name.c_str(), e.what());
-      continue;  // retried at the next tick
+      xdp_bridge_gen_ = ~uint64_t{0};  // retried at the next tick
+      continue;
     }
     a = {flags, std::move(macs), true};
   }

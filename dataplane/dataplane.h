@@ -143,7 +143,8 @@ class Dataplane {
   };
   std::vector<XdpBridgeApplied> xdp_bridge_applied_;  // per opened port
   std::map<uint16_t, std::vector<uint64_t>> kernel_bridge_ports_;
-  bool xdp_nat_ = false;  // ... and whether they are NAT addresses
+  uint64_t xdp_bridge_gen_ = ~uint64_t{0};  // Bridges::generation() last applied; ~0: redo
+  bool xdp_nat_ = false;                    // ... and whether they are NAT addresses
 
   // NAT: the rules the workers read (published RCU-style), the control thread's copy.
   std::atomic<const nat::Rules*> nat_published_{nullptr};
