@@ -8,7 +8,6 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
-#include <rte_mbuf_pool_ops.h>
 #include <rte_telemetry.h>
 
 #include <algorithm>
@@ -20,6 +19,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "dataplane/mbuf_pool.h"
 #include "dataplane/packet_graph.h"
 #include "dataplane/packet_meta.h"
 #include "xdp/xdp_loader.h"
@@ -59,41 +59,6 @@ int worker_main(void* arg) {
 std::string unique(const std::string& base) {
   static std::atomic<unsigned> n{0};
   return base + std::to_string(n++);
-}
-
-// The mbuf pool, as rte_pktmbuf_pool_create makes it, except that with `packed` its objects
-// are laid out back to back (RTE_MEMPOOL_F_NO_IOVA_CONTIG). Why: DPDK 22.11's af_xdp driver
-// registers the pool as the AF_XDP UMEM from its first object over populated_size x object
-// size bytes (xdp_umem_configure). By default the mempool keeps each object inside one page,
-// and with 4 KiB pages (--no-huge) a 2.5 KiB mbuf then takes a page of its own: the objects
-// span ~1.6 times that length, so the last ~40% of the mbufs lie outside the UMEM, and the
-// kernel silently drops every frame sent from one of them (and every fill-ring entry). Seen as
-// flooded copies (fresh allocations) that never reached the wire. IOVA contiguity within an
-// object only matters to a NIC doing DMA with physical addresses, so packing is skipped only
-// for PCI ports in IOVA-as-PA mode.
-rte_mempool* create_mbuf_pool(const std::string& name, unsigned n, bool packed) {
-  if (!packed)
-    return rte_pktmbuf_pool_create(name.c_str(), n, 256, kPacketMetaSize, RTE_MBUF_DEFAULT_BUF_SIZE,
-                                   static_cast<int>(rte_socket_id()));
-  const unsigned elt = sizeof(rte_mbuf) + kPacketMetaSize + RTE_MBUF_DEFAULT_BUF_SIZE;
-  rte_mempool* mp =
-      rte_mempool_create_empty(name.c_str(), n, elt, 256, sizeof(rte_pktmbuf_pool_private),
-                               static_cast<int>(rte_socket_id()), RTE_MEMPOOL_F_NO_IOVA_CONTIG);
-  if (mp == nullptr) return nullptr;
-  if (rte_mempool_set_ops_byname(mp, rte_mbuf_best_mempool_ops(), nullptr) != 0) {
-    rte_mempool_free(mp);
-    return nullptr;
-  }
-  rte_pktmbuf_pool_private priv{};
-  priv.mbuf_data_room_size = RTE_MBUF_DEFAULT_BUF_SIZE;
-  priv.mbuf_priv_size = kPacketMetaSize;
-  rte_pktmbuf_pool_init(mp, &priv);
-  if (rte_mempool_populate_default(mp) < 0) {
-    rte_mempool_free(mp);
-    return nullptr;
-  }
-  rte_mempool_obj_iter(mp, rte_pktmbuf_init, nullptr);
-  return mp;
 }
 
 }  // namespace
