@@ -76,6 +76,11 @@ SearchResult rfc2544_search(const SearchConfig& cfg, const TrialFunction& trial)
       if (t.valid) break;
       t.passed = false;
       r.trials.push_back(t);
+      if (t.abort) {
+        r.ok = false;
+        r.why = t.why;
+        return r;
+      }
       if (attempt >= cfg.retries) {
         r.ok = false;
         r.why = "the trial at " + format_pps(rate) + " was invalid " + std::to_string(attempt + 1) +

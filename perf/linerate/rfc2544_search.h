@@ -44,7 +44,8 @@ struct TrialResult {
   uint64_t reordered = 0;
   uint64_t duplicates = 0;
   LatencySummary latency;
-  bool valid = true;  // false: says nothing about the DUT; `why` tells what happened
+  bool valid = true;   // false: says nothing about the DUT; `why` tells what happened
+  bool abort = false;  // with !valid: end the search now, no retry (the run was interrupted)
   std::string why;
   // Filled by the search.
   double requested_pps = 0;

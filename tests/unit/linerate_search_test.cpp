@@ -142,6 +142,25 @@ TEST(Rfc2544Search, InvalidTrialsAreRetried) {
   EXPECT_NE(f.why.find("tx stalled"), std::string::npos) << f.why;
 }
 
+TEST(Rfc2544Search, AbortEndsAtOnce) {
+  SimDut dut;
+  dut.capacity = 1.5e6;  // fails at 2 M, passes at ~1 M, then the run is interrupted
+  int calls = 0;
+  const SearchResult r = rfc2544_search(config(), [&](double rate, double s) {
+    if (++calls < 3) return dut(rate, s);
+    TrialResult t;
+    t.valid = false;
+    t.abort = true;
+    t.why = "interrupted";
+    return t;
+  });
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(calls, 3);
+  EXPECT_EQ(r.trials.size(), 3u);
+  EXPECT_EQ(r.why, "interrupted");
+  EXPECT_GT(r.rate, 0);  // what passed before stays
+}
+
 TEST(Rfc2544Search, NothingSentIsInvalid) {
   int calls = 0;
   const SearchResult r = rfc2544_search(config(), [&](double, double s) {
