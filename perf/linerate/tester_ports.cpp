@@ -88,9 +88,10 @@ TesterPort open_tester_port(const std::string& spec, const PortSpec& ps, rte_mem
     const std::string name = "net_af_xdp_" + p.ifname;
     const std::string args = "iface=" + p.ifname + ",start_queue=0,queue_count=1";
     if (rte_dev_probe((name + "," + args).c_str()) != 0)
-      throw port_error(spec, "cannot open AF_XDP on it (" + args +
-                                 "); is an XDP program attached already? (ip link show " +
-                                 p.ifname + ")");
+      throw port_error(spec, "cannot open AF_XDP on it (" + args + "); if `ip link show " +
+                                 p.ifname + "` shows an XDP program (xsk_def_prog: left by a " +
+                                 "killed tester), remove it: ip link set dev " + p.ifname +
+                                 " xdp off");
     uint16_t id = 0;
     if (rte_eth_dev_get_port_by_name(name.c_str(), &id) != 0)
       throw port_error(spec, "the AF_XDP device did not appear");
