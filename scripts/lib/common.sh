@@ -10,7 +10,7 @@ SLUICE_PACKAGES=(
   zlib1g-dev libgtest-dev libbenchmark-dev libdpdk-dev dpdk-dev clang-format
   clang llvm libbpf-dev libxdp-dev libboost-program-options-dev libmnl-dev libnuma-dev nlohmann-json3-dev
   iproute2 iputils-ping traceroute iputils-tracepath iperf3 tcpdump ethtool procps
-  nginx-light nmap iptables curl tshark
+  nginx-light nmap iptables nftables curl tshark python3-matplotlib
   python3-minimal
 )
 
