@@ -267,6 +267,12 @@ std::optional<SluicedOptions> parse_sluiced_options(int argc, const char* const*
      "the gateways (chosen by a hash of the prefix)")
     ("neigh", po::value(&neighs)->composing(), "PORT=A.B.C.D,MAC: a static ARP entry (repeatable)")
     ("workers", po::value(&o.workers)->default_value(1), "worker threads; each polls one queue of every port")
+    ("rx-desc", po::value(&o.rx_desc)->default_value(1024),
+     "receive descriptors per queue (AF_XDP: the socket's RX and fill ring entries), a power of "
+     "two 64-16384; deeper rings ride out longer pauses of a worker without dropping")
+    ("tx-desc", po::value(&o.tx_desc)->default_value(1024),
+     "transmit descriptors per queue (AF_XDP: TX and completion ring entries), a power of two "
+     "64-16384")
     ("lcores", po::value(&o.lcores), "EAL --lcores map (default: control on the first CPU, workers on the next)")
     ("no-huge", po::bool_switch(&o.no_huge), "use ordinary memory instead of hugepages")
     ("memory", po::value(&o.memory_mb), "MB of memory for DPDK (default 1024 with --no-huge)")
@@ -381,6 +387,11 @@ std::optional<SluicedOptions> parse_sluiced_options(int argc, const char* const*
     o.neighbours.push_back({port, *a, *mac});
   }
   if (o.workers == 0 || o.workers > 64) throw std::invalid_argument("--workers must be 1-64");
+  for (const auto& [name, v] :
+       {std::pair{"--rx-desc", o.rx_desc}, std::pair{"--tx-desc", o.tx_desc}})
+    if (v < 64 || v > 16384 || (v & (v - 1)) != 0)
+      throw std::invalid_argument(std::string(name) + " " + std::to_string(v) +
+                                  ": use a power of two from 64 to 16384");
   parse_nat_options(o, masqs, fwds, nat_ports);
   if (nat_sessions < 1 || nat_sessions > kMaxNatSessions)
     throw std::invalid_argument("--nat-sessions " + std::to_string(nat_sessions) + ": use 1-" +

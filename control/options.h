@@ -66,6 +66,7 @@ struct SluicedOptions {
   std::vector<RouteFileOption> route_files;
   std::vector<NeighOption> neighbours;
   unsigned workers = 1;
+  unsigned rx_desc = 1024, tx_desc = 1024;  // descriptors (AF_XDP: ring entries) per queue
   std::string lcores;  // EAL --lcores; empty: control on the first CPU, workers on the next
   bool no_huge = false;
   unsigned memory_mb = 0;  // EAL -m; default 1024 with --no-huge

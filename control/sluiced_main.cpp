@@ -154,6 +154,8 @@ int main(int argc, char** argv) {
     sluice::DataplaneConfig dc;
     dc.ports = o.ports;
     dc.workers = o.workers;
+    dc.rx_desc = static_cast<uint16_t>(o.rx_desc);
+    dc.tx_desc = static_cast<uint16_t>(o.tx_desc);
     dc.neighbours.reachable_time = o.arp_reachable;
     dc.icmp_errors_per_second = o.icmp_rate;
     dc.nat = o.nat;

@@ -108,6 +108,8 @@ opt_error "a bridge without ports" '--bridge br0=mac=02:00:00:00:00:01: no membe
 opt_error "an address on an unknown bridge" "--addr: unknown port 'br9' \(not given with --port or --bridge\)" \
   --addr br9=10.0.0.1/24
 opt_error "an FDB of 0 entries" '--fdb-size 0: use 8-16777215' --fdb-size 0
+opt_error "RX rings not a power of two" '--rx-desc 1000: use a power of two from 64 to 16384' --rx-desc 1000
+opt_error "TX rings too deep" '--tx-desc 32768: use a power of two from 64 to 16384' --tx-desc 32768
 printf 'masquerade = 10.8.0.0/24,out=net_null7\n' >"$SL_TMP/bad.conf"
 opt_error "an unknown port in the config file" "--masquerade 10\.8\.0\.0/24,out=net_null7: unknown port" \
   --config "$SL_TMP/bad.conf"
@@ -124,7 +126,7 @@ ip netns exec "$RTR" "$sluiced" --port vdev:net_null0 --port vdev:net_null1 \
   --port vdev:net_null2 --port vdev:net_null3 --port vdev:net_null4 \
   --addr net_null0=10.8.0.1/24 --addr net_null1=10.9.0.1/24 --route 10.100.0.0/16=10.9.0.2 \
   --addr br0=10.20.0.1/24 --route 10.21.0.0/16=10.20.0.2 \
-  --config "$SL_TMP/static.conf" \
+  --config "$SL_TMP/static.conf" --rx-desc 512 --tx-desc 2048 \
   --no-huge --memory 256 --file-prefix "sl-cli-$SL_ID" --control-socket "$ssock" \
   >"$SL_TMP/static.log" 2>&1 &
 static_pid=$!
