@@ -528,7 +528,7 @@ def main():
     stamp = started.strftime("%Y%m%d-%H%M%S")
     path = os.path.join(a.out_dir, f"linerate-{stamp}.json")
     with open(path, "w") as f:
-        json.dump(doc, f, indent=1)
+        json.dump(doc, f, separators=(",", ":"))  # compact: every trial and histogram is in it
         f.write("\n")
     log(f"results: {path}")
     if a.report:
