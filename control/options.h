@@ -67,6 +67,7 @@ struct SluicedOptions {
   std::vector<NeighOption> neighbours;
   unsigned workers = 1;
   unsigned rx_desc = 1024, tx_desc = 1024;  // descriptors (AF_XDP: ring entries) per queue
+  double tx_coalesce_us = 0;                // hold TX up to this long for a fuller burst (0: off)
   std::string lcores;  // EAL --lcores; empty: control on the first CPU, workers on the next
   bool no_huge = false;
   unsigned memory_mb = 0;  // EAL -m; default 1024 with --no-huge

@@ -156,6 +156,7 @@ int main(int argc, char** argv) {
     dc.workers = o.workers;
     dc.rx_desc = static_cast<uint16_t>(o.rx_desc);
     dc.tx_desc = static_cast<uint16_t>(o.tx_desc);
+    dc.tx_coalesce_us = o.tx_coalesce_us;
     dc.neighbours.reachable_time = o.arp_reachable;
     dc.icmp_errors_per_second = o.icmp_rate;
     dc.nat = o.nat;

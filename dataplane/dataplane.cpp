@@ -22,6 +22,7 @@
 #include "dataplane/mbuf_pool.h"
 #include "dataplane/packet_graph.h"
 #include "dataplane/packet_meta.h"
+#include "dataplane/tx_coalesce.h"
 #include "xdp/xdp_loader.h"
 
 namespace sluice {
@@ -51,6 +52,7 @@ int worker_main(void* arg) {
     rte_graph_walk(w->graph);
     rte_rcu_qsbr_quiescent(g_qsbr, w->index);
   }
+  if (w->tx_hold) tx_hold_release(*w, /*send=*/true);
   rte_rcu_qsbr_thread_offline(g_qsbr, w->index);
   rte_rcu_qsbr_thread_unregister(g_qsbr, w->index);
   return 0;
@@ -210,7 +212,16 @@ Dataplane::Dataplane(const DataplaneConfig& cfg) : cfg_(cfg) {
       w.tx_handoff[p] = r;
     }
   }
+  if (cfg_.tx_coalesce_us < 0 || cfg_.tx_coalesce_us > 10000)
+    throw std::invalid_argument("TX coalescing of " + std::to_string(cfg_.tx_coalesce_us) +
+                                " us: use 0-10000");
   for (auto& w : workers_) {
+    if (cfg_.tx_coalesce_us > 0) {
+      w->tx_hold_cycles =
+          std::max<uint64_t>(1, static_cast<uint64_t>(cfg_.tx_coalesce_us * 1e-6 *
+                                                      static_cast<double>(rte_get_tsc_hz())));
+      w->tx_hold = std::make_unique<std::array<TxHold, kMaxPorts>>();
+    }
     graph_names_.push_back(unique("sluice-w"));
     PacketGraph::create(*w, graph_names_.back());
   }
@@ -227,6 +238,7 @@ Dataplane::~Dataplane() {
   void* m;
   while (rte_ring_dequeue(punt_, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
   for (auto& w : workers_) {
+    if (w->tx_hold) tx_hold_release(*w, /*send=*/false);  // poll() mode leaves holds behind
     while (rte_ring_dequeue(w->inject, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
     rte_ring_free(w->inject);
     while (rte_ring_dequeue(w->nat_inbox, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));

@@ -28,6 +28,7 @@ struct DataplaneConfig {
   bool launch_workers = true;  // false: the caller drives the graphs with poll() (tests)
   unsigned mbufs = 0;          // 0: sized from ports, queues and descriptors
   uint16_t rx_desc = 1024, tx_desc = 1024;
+  double tx_coalesce_us = 0;  // 0: send every run at once (worker_context.h, TxHold)
   uint32_t max_next_hops = 1u << 16;
   uint32_t max_next_hop_groups = 4096;  // multipath routes with distinct next-hop sets
   uint64_t multipath_seed = 0;          // flow hash seed; 0: a random one per start

@@ -1,9 +1,10 @@
 // port_rx.cpp — the port-rx source node: polls every (port, queue) this worker owns and
-// hands the burst to eth-input.
+// hands the burst to eth-input; then sends the TX holds that are due (tx_coalesce.h).
 #include <rte_ethdev.h>
 
 #include "dataplane/graph_nodes.h"
 #include "dataplane/packet_meta.h"
+#include "dataplane/tx_coalesce.h"
 #include "dataplane/worker_context.h"
 
 namespace sluice {
@@ -45,13 +46,15 @@ uint16_t port_rx(rte_graph* graph, rte_node* node, void**, uint16_t) {
     total += got;
   }
   rte_node_next_stream_put(graph, node, 0, total);
+  // TX coalescing: what waited long enough goes now, and everything when nothing came in.
+  if (w.tx_held_ports != 0) tx_hold_flush(graph, node, w, total == 0, 1, 2);
   return total;
 }
 
 }  // namespace
 
 NodeDef port_rx_node() {
-  return {"port-rx", port_rx, {"eth-input", "drop-port-tx-full"}, true};
+  return {"port-rx", port_rx, {"eth-input", "drop-port-tx-full", "drop-port-tx-link-down"}, true};
 }
 
 }  // namespace sluice

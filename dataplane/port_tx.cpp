@@ -5,18 +5,20 @@
 // Nothing leaves a port whose link is down: ip4-forward already stops transit packets, but the
 // router's own packets (ARP, echo replies, ICMP errors, released held packets) end here too,
 // so this one check, once per run of packets, covers all of them. A run for a bridge's routed
-// interface goes to bridge-output, which picks the member port and comes back here.
+// interface goes to bridge-output, which picks the member port and comes back here. With
+// --tx-coalesce-us a run is held and sent with later ones (tx_coalesce.h).
 #include <rte_ethdev.h>
 
 #include "dataplane/graph_nodes.h"
 #include "dataplane/packet_meta.h"
+#include "dataplane/tx_coalesce.h"
 #include "dataplane/worker_context.h"
 
 namespace sluice {
 namespace {
 
 uint16_t port_tx(rte_graph* graph, rte_node* node, void** objs, uint16_t n) {
-  const WorkerContext& w = worker_of(node);
+  WorkerContext& w = worker_of(node);
   auto** pkts = reinterpret_cast<rte_mbuf**>(objs);
   uint16_t start = 0;
   while (start < n) {
@@ -37,6 +39,11 @@ uint16_t port_tx(rte_graph* graph, rte_node* node, void** objs, uint16_t n) {
     if (rte_ring* handoff = w.tx_handoff[port]; handoff != nullptr) {
       const unsigned sent = rte_ring_mp_enqueue_burst(handoff, objs + start, want, nullptr);
       if (sent < want) rte_node_enqueue(graph, node, 1, objs + start + sent, want - sent);
+      start = end;
+      continue;
+    }
+    if (w.tx_hold_cycles != 0) {  // coalescing: sent with later runs (tx_coalesce.h)
+      tx_hold_add(graph, node, w, port, pkts + start, want, 0, 2);
       start = end;
       continue;
     }

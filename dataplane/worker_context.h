@@ -5,6 +5,7 @@
 #include <rte_cycles.h>
 #include <rte_graph.h>
 #include <rte_graph_worker.h>
+#include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
@@ -87,6 +88,17 @@ struct TxDrain {
   rte_ring* ring;
 };
 
+// TX coalescing (--tx-coalesce-us): frames for a port held back until a full burst, the
+// worker's receive coming up empty, or the oldest having waited the limit. On AF_XDP every TX
+// burst is a sendto() costing a few thousand cycles whatever its size, so at moderate rates,
+// where a walk carries 2-3 frames, the syscall per frame is most of a frame's cost.
+struct TxHold {
+  static constexpr uint16_t kCapacity = 64;
+  uint16_t n = 0;
+  uint64_t since = 0;  // TSC when the first held frame came
+  rte_mbuf* pkts[kCapacity];
+};
+
 struct WorkerContext {
   unsigned index = 0;  // also the TX queue this worker uses on every port
   const ForwardingState* fs = nullptr;
@@ -94,6 +106,9 @@ struct WorkerContext {
   std::array<uint16_t, kMaxPorts> tx_queue{};     // per port: the TX queue it uses
   std::array<rte_ring*, kMaxPorts> tx_handoff{};  // per port: non-null = hand off instead
   std::vector<TxDrain> drains;                    // hand-off rings it empties
+  uint64_t tx_hold_cycles = 0;                    // 0: TX coalescing off, every run is sent at once
+  uint64_t tx_held_ports = 0;                     // bit per port with held frames
+  std::unique_ptr<std::array<TxHold, kMaxPorts>> tx_hold;  // allocated when coalescing is on
   rte_ring* punt = nullptr;    // packets waiting for a neighbour (multi-producer)
   rte_ring* notes = nullptr;   // ArpNote elements (multi-producer)
   rte_ring* inject = nullptr;  // control -> this worker: frames to send

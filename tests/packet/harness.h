@@ -66,6 +66,7 @@ struct RouterOptions {
   // (the bridging cases make them bridge members).
   unsigned extra_ports = 0;
   uint32_t fdb_size = 65535;
+  double tx_coalesce_us = 0;  // --tx-coalesce-us
 };
 
 // The MAC of ring port p (kRouterMac for the first three).
@@ -137,6 +138,8 @@ class PacketTest : public ::testing::Test {
   void rebuild(const RouterOptions& opt);
 
   Router& r() { return *router_; }
+  // Destroys the router as it is, without TearDown's run and checks (cases about shutdown).
+  void destroy_router() { router_.reset(); }
 
   // Sends `in` on `port`, runs, and checks that exactly `out` left (per port, in order) and
   // that exactly the drop counters `drops` rose. Returns false (with failures recorded) if not.
