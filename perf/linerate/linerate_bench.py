@@ -90,6 +90,7 @@ class LineRateBench(fb.Bench):
         self.tester_prefix, self.dut_prefix = f"lrb-tst-{self.id}", f"lrb-dut-{self.id}"
         self.prefixes_made = [self.tester_prefix, self.dut_prefix]
         self.run_n = 0
+        self.last_link_deltas = {}
 
     # ---- topology -------------------------------------------------------------------------
     def setup(self, routed):
@@ -219,7 +220,7 @@ class LineRateBench(fb.Bench):
         if mode == "sluice":
             cmd = [self.a.sluiced, "--port", "r0", "--port", "r1", "--mirror", "off",
                    *self.sluiced_args(name), "--rx-desc", str(self.a.dut_desc), "--tx-desc",
-                   str(self.a.dut_desc), "--no-huge", "--file-prefix", pfx,
+                   str(self.a.dut_desc), *self.a.sluice_args.split(), "--no-huge", "--file-prefix", pfx,
                    "--control-socket", f"/tmp/{pfx}.sock", "--lcores", lcores]
             ready = r"sluiced: ready"
         else:
@@ -262,7 +263,32 @@ class LineRateBench(fb.Bench):
         cmd += ["--dst-mac", R0_MAC] if routed else ["--dst-mac", "rx", "--learning"]
         return cmd + extra
 
+    def link_counters(self):
+        """The four veth ends' kernel counters: where frames were dropped (r0 rx_dropped: the
+        DUT's AF_XDP ring or veth's was full; t1 rx_dropped: the tester's)."""
+        out = {}
+        for ns, devs in ((self.tst, ("t0", "t1")), (self.dut, ("r0", "r1"))):
+            nd = self.netdev(ns)
+            for d in devs:
+                out[d] = nd.get(d, {})
+        return out
+
     def run_tester(self, name, mode, sizes, extra, label):
+        before, stat0, t0 = self.link_counters(), self.proc_stat(), time.monotonic()
+        try:
+            return self.run_tester_inner(name, mode, sizes, extra, label)
+        finally:
+            after, stat1, secs = self.link_counters(), self.proc_stat(), time.monotonic() - t0
+            self.last_link_deltas = {d: {k: after[d].get(k, 0) - v for k, v in before[d].items()
+                                         if after[d].get(k, 0) - v}
+                                     for d in before}
+            # Time the hypervisor ran someone else on our vCPUs (/proc/stat steal), per CPU:
+            # a vCPU stolen for a few ms stalls whoever polls on it, and at zero loss that shows.
+            self.last_link_deltas["steal_fraction"] = {
+                c: round((stat1[c]["steal"] - stat0[c]["steal"]) / fb.USER_HZ / secs, 4)
+                for c in stat0 if c in stat1 and secs > 0}
+
+    def run_tester_inner(self, name, mode, sizes, extra, label):
         out = os.path.join(self.tmp, f"tester-{name}-{mode}-{label}-{self.run_n}.json")
         cmd = self.tester_cmd(name, sizes, extra) + ["--json", out]
         self.setup_info.setdefault("tester_commands", {})[f"{name}/{mode}/{label}"] = " ".join(
@@ -321,6 +347,7 @@ class LineRateBench(fb.Bench):
             status, doc, text = self.run_tester(name, mode, sizes, search, "search")
             rec["tester_seconds"] = round(time.monotonic() - t0, 1)
             rec["tester"], rec["tester_exit_status"] = doc, status
+            rec["link_counters"] = self.last_link_deltas
             after = self.sluice_stats() if mode == "sluice" else None
             if mode == "sluice":
                 nodes = bb.node_deltas(before, after) or {}
@@ -331,6 +358,7 @@ class LineRateBench(fb.Bench):
                     k: round(v["packets_per_call"], 1) for k, v in nodes.items()
                     if v.get("packets_per_call") is not None}
                 rec["dut"]["drops"] = bb.drop_deltas(before, after)
+                rec["dut"]["ports"] = port_deltas(before, after)
                 if isinstance(after, dict) and after.get("nat"):
                     rec["dut"]["nat"] = after["nat"]
             if doc is None:
@@ -352,6 +380,8 @@ class LineRateBench(fb.Bench):
                                                 str(self.a.latency_seconds or self.a.trial_seconds)],
                                                f"at-kernel-rate-{r['size']}")
                     if d is not None:
+                        for x in d.get("results") or []:
+                            x["link_counters"] = self.last_link_deltas
                         results += d.get("results") or []
                 if results:
                     rec["at_kernel_rate"] = {"tool": "sluice-tester", "results": results}
@@ -420,6 +450,20 @@ class LineRateBench(fb.Bench):
                                                    "table_prefixes": len(self.prefixes)}
 
 
+def port_deltas(a, b):
+    """sluiced's per-port counters (`sluice --json stats`: rx/tx packets, missed, errors,
+    nombuf) over the search, the non-zero ones."""
+    if not isinstance(a, dict) or not isinstance(b, dict):
+        return None
+    pa = {p["name"]: p for p in a.get("ports") or []}
+    out = {}
+    for p in b.get("ports") or []:
+        o = pa.get(p["name"], {})
+        out[p["name"]] = {k: v - o.get(k, 0) for k, v in p.items()
+                          if isinstance(v, int) and v - o.get(k, 0)}
+    return out
+
+
 def flow_count(args):
     n = 1
     for opt in ("--src", "--dst", "--sport", "--dport"):
@@ -462,6 +506,8 @@ def main():
     ap.add_argument("--no-at-kernel-rate", dest="at_kernel_rate", action="store_false")
     ap.add_argument("--tester-cpu", type=int, default=0)
     ap.add_argument("--dut-cpu", type=int, default=1)
+    ap.add_argument("--sluice-args", default="",
+                    help="more sluiced options, e.g. --sluice-args='--tx-coalesce-us 20'")
     ap.add_argument("--dut-main-cpu", type=int, default=0,
                     help="CPU of sluiced's control thread and testpmd's main lcore")
     ap.add_argument("--tester-nice", type=int, default=-10)

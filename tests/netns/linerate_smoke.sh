@@ -92,7 +92,10 @@ for mode in ("kernel", "sluice", "testpmd"):
     rate = res.get("throughput_pps") or 0
     check(rate > 0, f"{mode}: zero-loss throughput {rate:.0f} pps > 0")
     trials = res.get("trials") or []
-    check(len(trials) >= 2, f"{mode}: the search ran {len(trials)} trials")
+    # One trial is a whole search when the first, at --max-rate, passes: on veth the kernel
+    # pushes back on the sender instead of dropping, so it "passes" at what it absorbs.
+    check(len(trials) >= 1 and (len(trials) >= 2 or res.get("generator_limited")),
+          f"{mode}: the search ran {len(trials)} trial(s), generator-limited: {res.get('generator_limited')}")
     passing = [t for t in trials if t.get("passed")]
     check(bool(passing) and all(t["received"] > 0 and t["lost"] <= t["sent"] * doc["settings"]["loss_tolerance"]
                                 for t in passing),
