@@ -45,16 +45,6 @@ unsigned af_xdp_queue_limit(const std::string& ifname) {
   return ch.combined_count == 0 ? 1 : ch.combined_count;
 }
 
-// RX queues the kernel created for the interface (/sys/class/net/IF/queues/rx-*).
-unsigned kernel_rx_queues(const std::string& ifname) {
-  unsigned n = 0;
-  std::error_code ec;
-  for (const auto& e :
-       std::filesystem::directory_iterator("/sys/class/net/" + ifname + "/queues", ec))
-    if (e.path().filename().string().rfind("rx-", 0) == 0) ++n;
-  return n;
-}
-
 // The kernel interface's MTU: DPDK's af_xdp driver reports its own default instead.
 int kernel_mtu(const std::string& ifname) {
   const int fd = socket(AF_INET, SOCK_DGRAM, 0);
@@ -67,6 +57,15 @@ int kernel_mtu(const std::string& ifname) {
 }
 
 }  // namespace
+
+unsigned kernel_rx_queues(const std::string& ifname) {
+  unsigned n = 0;
+  std::error_code ec;
+  for (const auto& e :
+       std::filesystem::directory_iterator("/sys/class/net/" + ifname + "/queues", ec))
+    if (e.path().filename().string().rfind("rx-", 0) == 0) ++n;
+  return n;
+}
 
 PortSpec PortSpec::parse(const std::string& spec) {
   PortSpec p;

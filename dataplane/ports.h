@@ -44,4 +44,8 @@ OpenedPort open_port(const PortSpec& spec, uint16_t queues, rte_mempool* pool, u
                      uint16_t tx_desc, const std::string& xdp_object);
 void close_port(const OpenedPort& p);
 
+// RX queues the kernel created for an interface (/sys/class/net/IF/queues/rx-*): each needs an
+// AF_XDP socket, or what is hashed to it goes to the kernel. 0 if there is no such interface.
+unsigned kernel_rx_queues(const std::string& ifname);
+
 }  // namespace sluice

@@ -12,14 +12,6 @@ constexpr uint16_t kEtherVlan = 0x8100;
 constexpr uint16_t kEtherQinQ = 0x88a8;
 constexpr uint8_t kProtoUdp = 17;
 
-uint16_t get16(const uint8_t* p) {
-  return static_cast<uint16_t>(p[0] << 8 | p[1]);
-}
-uint32_t get32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return __builtin_bswap32(v);
-}
 uint64_t get64(const uint8_t* p) {
   uint64_t v;
   std::memcpy(&v, p, 8);
@@ -60,7 +52,7 @@ FrameTemplate::FrameTemplate(const L2Params& l2, uint16_t frame_size, uint32_t r
   ip[9] = kProtoUdp;
   // Checksum and addresses are written per packet; the rest of the header sums to this.
   ip_sum_ = 0;
-  for (size_t i = 0; i < 10; i += 2) ip_sum_ += get16(ip + i);
+  for (size_t i = 0; i < 10; i += 2) ip_sum_ += load16(ip + i);
   uint8_t* udp = ip + kIpv4Header;
   put16(udp + 4, static_cast<uint16_t>(ip_len - kIpv4Header));
   put16(udp + 6, 0);  // no UDP checksum (allowed in IPv4): a NAT keeps 0 as 0
@@ -90,11 +82,11 @@ size_t build_frame(uint8_t* buf, const L2Params& l2, uint16_t frame_size, uint32
 bool parse_l2(const uint8_t* frame, size_t len, L2Info* out) {
   if (len < kEthHeader) return false;
   size_t off = 12;
-  uint16_t type = get16(frame + off);
+  uint16_t type = load16(frame + off);
   for (int tags = 0; (type == kEtherVlan || type == kEtherQinQ) && tags < 2; ++tags) {
     off += kVlanTag;
     if (len < off + 2) return false;
-    type = get16(frame + off);
+    type = load16(frame + off);
   }
   out->ethertype = type;
   out->l3 = static_cast<uint16_t>(off + 2);
@@ -108,32 +100,32 @@ ParseResult parse_frame(const uint8_t* frame, size_t len, const ParseContext& ct
   const size_t avail = len - l2.l3;
   if (avail < kIpv4Header || (ip[0] >> 4) != 4) return ParseResult::kNotOurs;
   const size_t ihl = size_t{ip[0] & 0x0fu} * 4;
-  const size_t total = get16(ip + 2);
+  const size_t total = load16(ip + 2);
   // The IP length, not the frame's, bounds the datagram: a short frame is padded by the sender.
   if (ihl < kIpv4Header || total < ihl || total > avail) return ParseResult::kNotOurs;
-  if ((get16(ip + 6) & 0x3fff) != 0) return ParseResult::kNotOurs;  // MF or an offset: fragment
+  if ((load16(ip + 6) & 0x3fff) != 0) return ParseResult::kNotOurs;  // MF or an offset: fragment
   if (ip[9] != kProtoUdp || total < ihl + kUdpHeader) return ParseResult::kNotOurs;
   const uint8_t* s = ip + ihl + kUdpHeader;
   const size_t payload = total - ihl - kUdpHeader;
   if (payload >= kFullSignature && std::memcmp(s, "SLTS", 4) == 0) {
-    if (get32(s + 4) != ctx.run_id) return ParseResult::kForeignRun;
-    out->trial = get32(s + 8);
-    out->flow = get32(s + 12);
+    if (load32(s + 4) != ctx.run_id) return ParseResult::kForeignRun;
+    out->trial = load32(s + 8);
+    out->flow = load32(s + 12);
     out->seq = get64(s + 16);
     out->tx_tsc = get64(s + 24);
     out->form = SignatureForm::kFull;
     return ParseResult::kOurs;
   }
   if (payload >= kCompactSignature && s[0] == 's' && s[1] == 'l') {
-    if (get16(s + 2) != static_cast<uint16_t>(ctx.run_id)) return ParseResult::kForeignRun;
+    if (load16(s + 2) != static_cast<uint16_t>(ctx.run_id)) return ParseResult::kForeignRun;
     // The latest trial id, not after the current one, with these low 8 bits.
     out->trial = ctx.trial - static_cast<uint8_t>(static_cast<uint8_t>(ctx.trial) - s[4]);
-    const uint64_t k = uint64_t{s[5]} << 32 | get32(s + 6);
+    const uint64_t k = uint64_t{s[5]} << 32 | load32(s + 6);
     const uint32_t flows = ctx.flows == 0 ? 1 : ctx.flows;
     out->flow = static_cast<uint32_t>(k % flows);
     out->seq = k / flows;
     // The latest TSC, not after the receive time, whose bits 4-35 are these.
-    const uint32_t ts = get32(s + 10);
+    const uint32_t ts = load32(s + 10);
     const uint32_t back = static_cast<uint32_t>(ctx.rx_tsc >> 4) - ts;
     out->tx_tsc = ((ctx.rx_tsc >> 4) - back) << 4;
     out->form = SignatureForm::kCompact;

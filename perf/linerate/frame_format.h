@@ -26,6 +26,16 @@
 
 namespace sluice::linerate {
 
+// Network-order loads from a frame (the parser here and host_frames.cpp).
+inline uint16_t load16(const uint8_t* p) {
+  return static_cast<uint16_t>(p[0] << 8 | p[1]);
+}
+inline uint32_t load32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return __builtin_bswap32(v);
+}
+
 using Mac = std::array<uint8_t, 6>;
 
 inline constexpr size_t kEthHeader = 14;

@@ -12,14 +12,6 @@ constexpr uint16_t kEtherIpv4 = 0x0800;
 constexpr size_t kArpBody = 28;
 constexpr uint8_t kProtoIcmp = 1;
 
-uint16_t get16(const uint8_t* p) {
-  return static_cast<uint16_t>(p[0] << 8 | p[1]);
-}
-uint32_t get32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return __builtin_bswap32(v);
-}
 void put16(uint8_t* p, uint16_t v) {
   FrameTemplate::put16(p, v);
 }
@@ -33,7 +25,7 @@ constexpr Mac kBroadcast{0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
 uint16_t internet_checksum(const uint8_t* p, size_t len) {
   uint64_t sum = 0;
-  for (; len >= 2; p += 2, len -= 2) sum += get16(p);
+  for (; len >= 2; p += 2, len -= 2) sum += load16(p);
   if (len) sum += uint32_t{p[0]} << 8;
   while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
   return static_cast<uint16_t>(~sum);
@@ -77,12 +69,12 @@ bool parse_arp(const uint8_t* frame, size_t len, ArpInfo* out) {
   if (!parse_l2(frame, len, &l2) || l2.ethertype != kEtherArp) return false;
   if (len < size_t{l2.l3} + kArpBody) return false;
   const uint8_t* a = frame + l2.l3;
-  if (get16(a) != 1 || get16(a + 2) != 0x0800 || a[4] != 6 || a[5] != 4) return false;
-  out->op = get16(a + 6);
+  if (load16(a) != 1 || load16(a + 2) != 0x0800 || a[4] != 6 || a[5] != 4) return false;
+  out->op = load16(a + 6);
   std::memcpy(out->sender_mac.data(), a + 8, 6);
-  out->sender_ip = Ipv4Addr::from_host(get32(a + 14));
+  out->sender_ip = Ipv4Addr::from_host(load32(a + 14));
   std::memcpy(out->target_mac.data(), a + 18, 6);
-  out->target_ip = Ipv4Addr::from_host(get32(a + 24));
+  out->target_ip = Ipv4Addr::from_host(load32(a + 24));
   out->offset = l2.l3;
   return true;
 }
@@ -102,16 +94,16 @@ size_t ipv4_destination(const uint8_t* frame, size_t len, Ipv4Addr* dst) {
   L2Info l2;
   if (!parse_l2(frame, len, &l2) || l2.ethertype != kEtherIpv4) return 0;
   if (len < size_t{l2.l3} + kIpv4Header || (frame[l2.l3] >> 4) != 4) return 0;
-  *dst = Ipv4Addr::from_host(get32(frame + l2.l3 + 16));
+  *dst = Ipv4Addr::from_host(load32(frame + l2.l3 + 16));
   return l2.l3;
 }
 
 bool icmp_echo_to_reply_at(uint8_t* frame, size_t len, size_t l3) {
   uint8_t* ip = frame + l3;
   const size_t ihl = size_t{ip[0] & 0x0fu} * 4;
-  const size_t total = get16(ip + 2);
+  const size_t total = load16(ip + 2);
   if (ihl < kIpv4Header || total < ihl + 8 || l3 + total > len) return false;
-  if (ip[9] != kProtoIcmp || (get16(ip + 6) & 0x3fff) != 0) return false;
+  if (ip[9] != kProtoIcmp || (load16(ip + 6) & 0x3fff) != 0) return false;
   uint8_t* icmp = ip + ihl;
   if (icmp[0] != 8 || icmp[1] != 0) return false;  // echo request
   uint8_t mac[6];

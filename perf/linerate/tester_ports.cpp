@@ -27,15 +27,6 @@ std::string sysfs(const std::string& ifname, const std::string& file) {
   return v;
 }
 
-unsigned kernel_rx_queues(const std::string& ifname) {
-  unsigned n = 0;
-  std::error_code ec;
-  for (const auto& e :
-       std::filesystem::directory_iterator("/sys/class/net/" + ifname + "/queues", ec))
-    if (e.path().filename().string().rfind("rx-", 0) == 0) ++n;
-  return n;
-}
-
 }  // namespace
 
 EthStats TesterPort::stats() const {
