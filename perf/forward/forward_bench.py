@@ -165,17 +165,21 @@ class Bench:
             run(["ip", "-n", self.sink, "link", "set", "dev", "s0", "xdpdrv", "obj", obj, "sec", "xdp"])
         self.setup_info["sink"] = ("XDP program drops IPv4 frames on s0 (perf/forward/sink_drop.bpf.c)"
                                    if self.a.sink_drop else "the sink's kernel drops the frames")
+        self.anchor_and_wait_up(((self.gen, "g0"), (self.rtr, "r0"), (self.rtr, "r1"),
+                                 (self.sink, "s0")))
+
+    def anchor_and_wait_up(self, links):
+        """A process anchoring each namespace (its /proc/PID/net/* are the namespace's
+        counters), then up to 10 s for the (namespace, device) links to be up."""
         for n in self.namespaces:
             p = subprocess.Popen(["ip", "netns", "exec", n, "sleep", "infinity"])
             self.procs.append(p)
             self.anchors[n] = p.pid
         for _ in range(100):
-            if all(self.operstate(n, d) == "up" for n, d in
-                   ((self.gen, "g0"), (self.rtr, "r0"), (self.rtr, "r1"), (self.sink, "s0"))):
-                break
+            if all(self.operstate(n, d) == "up" for n, d in links):
+                return
             time.sleep(0.1)
-        else:
-            log("warning: veth links not all up after 10 s")
+        log("warning: veth links not all up after 10 s")
 
     def make_gen_link(self):
         """The g0 -- r0 pair, configured. Made anew before every trial: on this kernel an

@@ -117,17 +117,8 @@ class LineRateBench(fb.Bench):
         for n, d in ((self.tst, "t0"), (self.tst, "t1"), (self.dut, "r0"), (self.dut, "r1")):
             fb.run(["ip", "-n", n, "link", "set", d, "up"])
         self.anchors = {}
-        for n in self.namespaces:
-            p = subprocess.Popen(["ip", "netns", "exec", n, "sleep", "infinity"])
-            self.procs.append(p)
-            self.anchors[n] = p.pid
-        for _ in range(100):
-            if all(self.operstate(n, d) == "up" for n, d in
-                   ((self.tst, "t0"), (self.tst, "t1"), (self.dut, "r0"), (self.dut, "r1"))):
-                break
-            time.sleep(0.1)
-        else:
-            log("warning: veth links not all up after 10 s")
+        self.anchor_and_wait_up(((self.tst, "t0"), (self.tst, "t1"), (self.dut, "r0"),
+                                 (self.dut, "r1")))
 
     def teardown(self):
         """Everything of the scenario goes: our processes, whatever else runs in our namespaces
