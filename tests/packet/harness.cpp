@@ -107,6 +107,7 @@ Router::Router(const RouterOptions& opt) {
   cfg.multipath_seed = opt.multipath_seed;
   cfg.fdb_size = opt.fdb_size;
   cfg.tx_coalesce_us = opt.tx_coalesce_us;
+  cfg.nat = opt.nat;
   dp_ = std::make_unique<Dataplane>(cfg);
   pool_size_ = dp_->pool()->size;
 

@@ -66,7 +66,8 @@ struct RouterOptions {
   // (the bridging cases make them bridge members).
   unsigned extra_ports = 0;
   uint32_t fdb_size = 65535;
-  double tx_coalesce_us = 0;  // --tx-coalesce-us
+  double tx_coalesce_us = 0;   // --tx-coalesce-us
+  nat::EngineConfig nat = {};  // --nat-ports, --nat-sessions, timeouts
 };
 
 // The MAC of ring port p (kRouterMac for the first three).
