@@ -231,13 +231,8 @@ class BridgeBench(fb.Bench):
             ready = r"packet forwarding - ports="
         self.setup_info[f"{mode}_command"] = " ".join(
             ["nice", "-n", str(self.a.router_nice), "ip", "netns", "exec", self.rtr, *cmd])
-        p, path = self.spawn(self.rtr, cmd, f"{mode}-{len(self.trials)}.log", self.a.router_nice)
-        secs = self.wait_for(path, ready, p, 120)
-        if secs is None:
-            with open(path, errors="replace") as f:
-                text = f.read()
-            self.stop(p, signal.SIGTERM)
-            raise RuntimeError(f"{mode} did not become ready; its output:\n{text[-4000:]}")
+        p, path, secs = self.spawn_ready(self.rtr, cmd, f"{mode}-{len(self.trials)}.log",
+                                         self.a.router_nice, ready, mode)
         self.cur["learning"] = self.learn(mode, pfx if mode == "sluice" else None)
         return p, path, pfx, secs
 

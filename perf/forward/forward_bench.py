@@ -246,10 +246,18 @@ class Bench:
                     p.wait()
                 except ProcessLookupError:
                     pass
+        self.remove_namespaces()
+        if not self.a.keep_logs:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        else:
+            log(f"logs kept in {self.tmp}")
+
+    def remove_namespaces(self):
+        """Whatever still runs in our namespaces (only we start anything there), the namespaces
+        and our DPDK runtime directories."""
         for n in self.namespaces:
             if os.path.exists(f"/run/netns/{n}"):
-                pids = run(["ip", "netns", "pids", n], check=False).stdout.split()
-                for pid in pids:  # only what we started runs in our namespaces
+                for pid in run(["ip", "netns", "pids", n], check=False).stdout.split():
                     try:
                         os.kill(int(pid), signal.SIGKILL)
                     except ProcessLookupError:
@@ -257,10 +265,6 @@ class Bench:
                 run(["ip", "netns", "del", n], check=False)
         for pfx in self.prefixes_made:
             shutil.rmtree(f"/var/run/dpdk/{pfx}", ignore_errors=True)
-        if not self.a.keep_logs:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-        else:
-            log(f"logs kept in {self.tmp}")
 
     # ---- counters -------------------------------------------------------------------------
     def netdev(self, ns):
@@ -362,6 +366,18 @@ class Bench:
         self.procs.append(p)
         return p, path
 
+    def spawn_ready(self, ns, cmd, logname, nice, ready, what, timeout=120):
+        """spawn(), then waits for `ready` in its output: (process, log path, seconds). A
+        process that exits or stays silent is stopped and raises, with its output's end."""
+        p, path = self.spawn(ns, cmd, logname, nice)
+        secs = self.wait_for(path, ready, p, timeout)
+        if secs is None:
+            with open(path, errors="replace") as f:
+                text = f.read()
+            self.stop(p, signal.SIGTERM)
+            raise RuntimeError(f"{what} did not become ready; its output:\n{text[-4000:]}")
+        return p, path, secs
+
     @staticmethod
     def wait_for(path, pattern, proc, timeout):
         t0 = time.monotonic()
@@ -453,13 +469,8 @@ class Bench:
             ready = r"packet forwarding - ports="
         self.setup_info[f"{mode}_command"] = " ".join(
             ["nice", "-n", str(self.a.router_nice), "ip", "netns", "exec", self.rtr, *cmd])
-        p, path = self.spawn(self.rtr, cmd, f"{mode}-{len(self.trials)}.log", self.a.router_nice)
-        secs = self.wait_for(path, ready, p, 120)
-        if secs is None:
-            with open(path, errors="replace") as f:
-                text = f.read()
-            self.stop(p, signal.SIGTERM)
-            raise RuntimeError(f"{mode} router did not become ready; its output:\n{text[-4000:]}")
+        p, path, secs = self.spawn_ready(self.rtr, cmd, f"{mode}-{len(self.trials)}.log",
+                                         self.a.router_nice, ready, f"{mode} router")
         return p, path, pfx, secs
 
     # ---- one trial ------------------------------------------------------------------------

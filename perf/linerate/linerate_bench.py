@@ -33,7 +33,6 @@ import ipaddress
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -130,16 +129,7 @@ class LineRateBench(fb.Bench):
                 p.kill()
                 p.wait()
         self.procs = []
-        for n in self.namespaces:
-            if os.path.exists(f"/run/netns/{n}"):
-                for pid in fb.run(["ip", "netns", "pids", n], check=False).stdout.split():
-                    try:
-                        os.kill(int(pid), signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                fb.run(["ip", "netns", "del", n], check=False)
-        for pfx in self.prefixes_made:
-            shutil.rmtree(f"/var/run/dpdk/{pfx}", ignore_errors=True)
+        self.remove_namespaces()
 
     # ---- the DUT --------------------------------------------------------------------------
     def kernel_on(self, name):
@@ -223,14 +213,8 @@ class LineRateBench(fb.Bench):
         self.setup_info.setdefault("dut_commands", {})[f"{name}/{mode}"] = " ".join(
             ["nice", "-n", str(self.a.dut_nice), "ip", "netns", "exec", self.dut, *cmd])
         self.run_n += 1
-        p, path = self.spawn(self.dut, cmd, f"{name}-{mode}-{self.run_n}.log", self.a.dut_nice)
-        secs = self.wait_for(path, ready, p, 180)
-        if secs is None:
-            with open(path, errors="replace") as f:
-                text = f.read()
-            self.stop(p, signal.SIGTERM)
-            raise RuntimeError(f"{mode} did not become ready; its output:\n{text[-4000:]}")
-        return p, path, secs
+        return self.spawn_ready(self.dut, cmd, f"{name}-{mode}-{self.run_n}.log",
+                                self.a.dut_nice, ready, mode, timeout=180)
 
     def sluice_stats(self):
         r = fb.run(["ip", "netns", "exec", self.dut, self.a.cli, "--socket",

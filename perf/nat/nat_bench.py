@@ -113,13 +113,8 @@ class NatBench(fb.Bench):
         label = "sluice-nat" if self.nat else "sluice"
         self.setup_info[f"{label}_command"] = " ".join(
             ["nice", "-n", str(self.a.router_nice), "ip", "netns", "exec", self.rtr, *cmd])
-        p, path = self.spawn(self.rtr, cmd, f"{label}-{len(self.trials)}.log", self.a.router_nice)
-        secs = self.wait_for(path, r"sluiced: ready", p, 120)
-        if secs is None:
-            with open(path, errors="replace") as f:
-                text = f.read()
-            self.stop(p, signal.SIGTERM)
-            raise RuntimeError(f"sluiced did not become ready; its output:\n{text[-4000:]}")
+        p, path, secs = self.spawn_ready(self.rtr, cmd, f"{label}-{len(self.trials)}.log",
+                                         self.a.router_nice, r"sluiced: ready", "sluiced")
         return p, path, pfx, secs
 
     def trial(self, label, rep, traffic):
