@@ -1,7 +1,8 @@
 // nat_post.cpp — the nat-post node, after ip4-forward's TTL and MTU checks and before the
 // packet is fragmented or gets its Ethernet header: a session nat-pre matched gets its source
 // rewritten here (so the router's own ICMP errors quoted the packet as its sender sent it), and
-// a packet from a masqueraded prefix leaving a masquerade port opens a session.
+// a packet from a masqueraded prefix leaving a masquerade port opens a session, unless it came
+// in by that port.
 #include <rte_ip.h>
 
 #include "dataplane/graph_nodes.h"
@@ -21,6 +22,7 @@ enum Next : rte_edge_t {
   kTruncated,
   kNoAddress,
   kUnsupported,
+  kSpoofedSource,
 };
 
 uint16_t nat_post(rte_graph* graph, rte_node* node, void** objs, uint16_t n) {
@@ -58,6 +60,10 @@ uint16_t nat_post(rte_graph* graph, rte_node* node, void** objs, uint16_t n) {
       // A new connection: the rule first, then the address (one lookup per new connection).
       const auto* hdr = rte_pktmbuf_mtod(m, const rte_ipv4_hdr*);
       if (rules->find_masquerade(rte_be_to_cpu_32(hdr->src_addr), port) == nullptr) return on;
+      // An "inside" source that came in by the very port it would be masqueraded out of is
+      // spoofed: an outside host sending it to itself would get a mapping that carries its
+      // answers to the inside host. No session for it (strict reverse-path for NAT).
+      if (pm.rx_port == port && !(pm.flags & kMetaLocalOrigin)) return kSpoofedSource;
       const uint32_t out_addr = w.fs->source_for(port, Ipv4Addr::from_be(hdr->dst_addr)).host();
       v = e.masquerade(ip, m->data_len, port, out_addr, now);
     }
@@ -83,7 +89,7 @@ NodeDef nat_post_node() {
           nat_post,
           {"ip4-rewrite", "ip4-fragment", "drop-nat-rst-without-session", "drop-nat-table-full",
            "drop-nat-ports-exhausted", "drop-nat-fragment-untracked", "drop-nat-truncated",
-           "drop-nat-no-address", "drop-nat-unsupported-protocol"}};
+           "drop-nat-no-address", "drop-nat-unsupported-protocol", "drop-nat-spoofed-source"}};
 }
 
 }  // namespace sluice

@@ -348,12 +348,28 @@ Verdict Engine::pre(uint8_t* ip, size_t len, uint16_t rx_port, uint32_t now, Mat
   if (rules == nullptr) return Verdict::kPass;
   Packet p;
   if (!parse(ip, len, &p)) return Verdict::kTruncated;
-  if (!tracked(p.proto)) return Verdict::kPass;
+  const uint32_t dst = rd32(ip + 16);
+  // Filtering (address-and-port dependent, RFC 4787 REQ-8; nat/README.md): from a masquerade
+  // port, nothing reaches an inside address without a session, whatever its protocol: not
+  // untracked protocols (GRE, SCTP), other ICMP (timestamp requests), ICMP errors about no
+  // session, or later fragments whose first fragment was not admitted either.
+  bool from_outside = false;
+  for (const MasqueradeRule& r : rules->masquerade)
+    if (r.out_port == rx_port) from_outside = true;
+  // Asked only of packets no session matched: established traffic does not pay for it.
+  auto to_inside = [&] {
+    return from_outside && rules->is_inside(dst) && !rules->is_router_address(dst);
+  };
+  auto unmatched = [&] {
+    if (!to_inside()) return Verdict::kPass;
+    bump(counters_.filtered);
+    return Verdict::kFiltered;
+  };
+  if (!tracked(p.proto)) return unmatched();
   // TTL 1 is translated like any other packet (a reply to the outside address must reach the
   // forwarding path to be refused): the source rewrite waits for post(), which a packet
   // ip4-forward refuses never reaches, and icmp-error undoes the destination rewrite, so the
   // router's time-exceeded quotes the packet as its sender sent it.
-  const uint32_t dst = rd32(ip + 16);
 
   if (p.later_fragment) {
     const uint32_t src = rd32(ip + 12);
@@ -390,16 +406,18 @@ Verdict Engine::pre(uint8_t* ip, size_t len, uint16_t rx_port, uint32_t now, Mat
       bump(counters_.fragments_untracked);
       return Verdict::kFragmentUntracked;
     }
-    return Verdict::kPass;
+    return unmatched();
   }
 
-  if (p.proto == static_cast<uint8_t>(Proto::kIcmp) && is_icmp_error(ip, len))
-    return icmp_error(ip, len);
+  if (p.proto == static_cast<uint8_t>(Proto::kIcmp) && is_icmp_error(ip, len)) {
+    const Verdict v = icmp_error(ip, len);
+    return v == Verdict::kPass ? unmatched() : v;
+  }
 
   FlowKey k;
   uint8_t icmp_type = 0, flags = 0;
   if (!key_of(ip, p, &k, &icmp_type, &flags)) {
-    if (p.proto == static_cast<uint8_t>(Proto::kIcmp)) return Verdict::kPass;  // other ICMP
+    if (p.proto == static_cast<uint8_t>(Proto::kIcmp)) return unmatched();  // other ICMP
     return Verdict::kTruncated;
   }
 
@@ -484,16 +502,9 @@ Verdict Engine::pre(uint8_t* ip, size_t len, uint16_t rx_port, uint32_t now, Mat
     }
   }
 
-  // Filtering (address-and-port dependent, RFC 4787 REQ-8; nat/README.md): from a masquerade
-  // port, nothing reaches an inside address or a NAT port of the router without a session.
-  bool from_outside = false;
-  for (const MasqueradeRule& r : rules->masquerade)
-    if (r.out_port == rx_port) from_outside = true;
+  // Nor does anything reach a NAT port of the router without one.
   if (from_outside) {
-    if (rules->is_inside(dst) && !rules->is_router_address(dst)) {
-      bump(counters_.filtered);
-      return Verdict::kFiltered;
-    }
+    if (to_inside()) return unmatched();
     const bool echo_request = k.proto == Proto::kIcmp && icmp_type == kEchoRequest;
     if (rules->is_router_address(dst) && !echo_request &&
         (k.proto == Proto::kIcmp || (k.dport >= cfg_.port_first && k.dport <= cfg_.port_last))) {

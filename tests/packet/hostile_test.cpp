@@ -194,5 +194,89 @@ TEST_F(PacketTest, HostileNatPortExhaustionFloodLeavesEstablishedFlowsWorking) {
   expect_drops({});
 }
 
+// A flood of new flows once the session table is full (8 sessions per worker): every new flow
+// is refused and counted, and the 8 established flows keep working both ways.
+TEST_F(PacketTest, HostileNatTableFullLeavesEstablishedFlowsWorking) {
+  RouterOptions o;
+  o.nat.max_sessions = 8;
+  rebuild(o);
+  masquerade(r());
+  auto out = [](uint16_t sport) {
+    return Frame().eth(kH0, kRouterMac[0]).ip4("10.1.0.2", "10.2.0.2").udp(sport, 53).payload(8);
+  };
+  for (uint16_t s = 0; s < 8; ++s) r().send(kP0, out(static_cast<uint16_t>(5000 + s)));
+  r().run();
+  const std::vector<Bytes> mapped = r().received(kP1);
+  ASSERT_EQ(mapped.size(), 8u);
+  for (uint16_t s = 0; s < 200; ++s) r().send(kP0, out(static_cast<uint16_t>(6000 + s)));
+  r().run();
+  EXPECT_TRUE(r().received(kP1).empty());
+  expect_drops({{"drop-nat-table-full", 200}});
+  // The established flows: out again, and the remote's answers to each mapped port back in.
+  for (uint16_t s = 0; s < 8; ++s) r().send(kP0, out(static_cast<uint16_t>(5000 + s)));
+  r().run();
+  EXPECT_EQ(r().received(kP1).size(), 8u) << "an established flow lost its session";
+  for (const Bytes& m : mapped) {
+    const uint16_t port = static_cast<uint16_t>(m[14 + 20] << 8 | m[14 + 20 + 1]);
+    r().send(kP1, Frame().eth(kH1, kRouterMac[1]).ip4("10.2.0.2", kR1).udp(53, port).payload(8));
+  }
+  r().run();
+  EXPECT_EQ(r().received(kP0).size(), 8u) << "a reply to an established flow was refused";
+  expect_drops({});
+}
+
+// Spoofing from outside: a frame arriving on the masquerade's outside port with an inside
+// source, addressed to the attacker itself, would be routed back out the same port and
+// masqueraded, and the mapping it made would carry the attacker's answer to the inside host.
+// It must be dropped before it makes a session; the attacker's "answer" is filtered.
+TEST_F(PacketTest, HostileSpoofedInsideSourceFromOutsideMakesNoMapping) {
+  masquerade(r());
+  const char* attacker = "10.20.0.9";  // behind g1, on p1's side
+  const Frame spoofed =
+      Frame().eth(kG1, kRouterMac[1]).ip4("10.1.0.2", attacker).udp(1234, 80).payload(8);
+  r().send(kP1, spoofed);
+  r().run();
+  EXPECT_TRUE(r().received(kP1).empty()) << "the spoofed frame was forwarded";
+  expect_drops({{"drop-nat-spoofed-source", 1}});
+  EXPECT_EQ(r().dp().nat_sessions().size(), 0u);
+  // Whatever port the attacker guesses, nothing reaches the inside.
+  for (uint16_t port : {1024, 1234, 40000, 65535}) {
+    r().send(kP1, Frame().eth(kG1, kRouterMac[1]).ip4(attacker, kR1).udp(80, port).payload(8));
+  }
+  r().send(kP1, Frame(spoofed).tcp(1234, 80, 1, 0, 0x02));  // a spoofed SYN the same way
+  r().run();
+  EXPECT_TRUE(r().received(kP0).empty()) << "an outside host reached the inside";
+  EXPECT_TRUE(r().received(kP1).empty());
+  expect_drops({{"drop-nat-filtered", 4}, {"drop-nat-spoofed-source", 1}});
+  EXPECT_EQ(r().dp().nat_sessions().size(), 0u);
+}
+
+// From outside, nothing without a session reaches an inside host, whatever its protocol. The
+// kernel with a FORWARD filter of ESTABLISHED,RELATED does the same; nmap's protocol scan and
+// timestamp ping would otherwise find inside hosts (an outside host with a route to them).
+TEST_F(PacketTest, HostileOutsideReachesNoInsideHostWithAnyProtocol) {
+  masquerade(r());
+  const Frame base = Frame().eth(kG1, kRouterMac[1]).ip4("10.20.0.9", "10.1.0.2");
+  const Frame quoted = Frame().eth(kH0, kRouterMac[0]).ip4("10.1.0.2", "10.20.0.9").udp(7, 9);
+  const std::vector<std::pair<std::string, Frame>> in = {
+      {"GRE", Frame(base).protocol(47).payload(24)},
+      {"SCTP", Frame(base).protocol(132).payload(32)},
+      {"ICMP timestamp request", Frame(base).icmp(13, 0, 0x00070001).payload(12)},
+      {"ICMP information request", Frame(base).icmp(15, 0, 0x00070001)},
+      {"ICMP unreachable about no session", Frame(base).icmp_error(3, 3, quoted.ip_packet())},
+      {"a later UDP fragment", Frame(base).protocol(17).offset(64).payload(16).id(9)},
+      {"a UDP datagram", Frame(base).udp(53, 1024).payload(8)},
+      {"a TCP SYN", Frame(base).tcp(4000, 22, 1, 0, 0x02)},
+      {"an ICMP echo request", Frame(base).icmp_echo(7, 1).payload(8)},
+  };
+  for (const auto& [what, f] : in) {
+    SCOPED_TRACE(what);
+    r().send(kP1, f);
+    r().run();
+    EXPECT_TRUE(r().received(kP0).empty()) << what << " reached the inside host";
+    expect_drops({{"drop-nat-filtered", 1}});
+  }
+}
+
 }  // namespace
 }  // namespace sluice::pkt
