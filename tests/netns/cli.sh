@@ -196,10 +196,11 @@ json_keys "addr" 'set(d[0]) == {"ifname","addr_info"} and d[0]["addr_info"][0] =
 run "$ssock" neigh --json
 json_keys "neigh (empty)" 'd == []'
 run "$ssock" stats
-grep -q '^ports:' <<<"$out" && grep -q '^nodes:' <<<"$out" && grep -q '^drops:' <<<"$out"
+grep -q '^ports:' <<<"$out" && grep -q '^nodes:' <<<"$out" && grep -q '^drops:' <<<"$out" &&
+  grep -qE '^mbufs: [0-9]+ in use of [0-9]+$' <<<"$out"
 check $? "stats" "$out"
 run "$ssock" stats --json
-json_keys "stats" 'set(d) == {"ports","nodes","drops","forwarded","fib","neighbours","nat","bridge"} and {"name","packets","calls","cycles","cycles_per_packet"} == set(d["nodes"][0]) and "ip4-bad-checksum" in d["drops"] and set(d["nat"]) == {"sessions","capacity","bytes","translated","created","expired","table_full","ports_exhausted","filtered","icmp_errors","hairpin","fragments","fragments_untracked","flushed","handoffs","handoff_full"} and d["nat"]["capacity"] == 4096'
+json_keys "stats" 'set(d) == {"ports","nodes","drops","forwarded","fib","neighbours","nat","bridge","mempool"} and set(d["mempool"]) == {"name","size","available","in_use","cache_size"} and d["mempool"]["size"] > 0 and d["mempool"]["in_use"] + d["mempool"]["available"] == d["mempool"]["size"] and {"name","packets","calls","cycles","cycles_per_packet"} == set(d["nodes"][0]) and "ip4-bad-checksum" in d["drops"] and set(d["nat"]) == {"sessions","capacity","bytes","translated","created","expired","table_full","ports_exhausted","filtered","icmp_errors","hairpin","fragments","fragments_untracked","flushed","handoffs","handoff_full"} and d["nat"]["capacity"] == 4096'
 run "$ssock" stats
 grep -q '^nat: sessions 0 of 4096 ' <<<"$out"
 check $? "stats: the NAT line" "$out"
