@@ -614,6 +614,8 @@ CommandReply Commands::link(bool json_out) {
     const OpenedPort* op = bvi ? nullptr : &dp_.ports()[i];
     const bool up = p.up.load();
     const bool mirrored = kernel.count(i) != 0;
+    // A port whose interface was deleted: why, and what happens next (kernel_mirror.h).
+    const std::string detached = mirrored ? kernel[i].detached : std::string();
     const char* kind = bvi ? "bridge" : op->kernel_twin ? "af_xdp" : "ethdev";
     const uint16_t queues = bvi ? 0 : op->queues;
     json j;
@@ -626,10 +628,12 @@ CommandReply Commands::link(bool json_out) {
     j["mirrored"] = mirrored;
     j["ethdev"] = bvi ? json(nullptr) : json(op->ethdev);
     j["queues"] = queues;
+    j["attached"] = bvi || dp_.attached(i);
     if (mirrored) {
       j["ifindex"] = kernel[i].ifindex;
       j["admin_up"] = kernel[i].admin_up;
       j["carrier"] = kernel[i].carrier;
+      if (!detached.empty()) j["detached"] = detached;
     }
     if (json_out) {
       out.push_back(j);
@@ -641,6 +645,7 @@ CommandReply Commands::link(bool json_out) {
              p.name.c_str(), up ? "UP" : "DOWN", p.mtu.load(), p.forwarding.load() ? "on" : "off",
              kind, mirrored ? " mirrored" : "", queues, p.mac.str().c_str());
     body.append(line);
+    if (!detached.empty()) body.append("    detached: ").append(detached).append("\n");
   }
   if (json_out) return ok(out);
   return ok(std::move(body));
@@ -711,6 +716,9 @@ CommandReply Commands::stats(bool json_out) {
                          {"released", nc.released},
                          {"dropped_queue_full", nc.dropped_queue_full},
                          {"dropped_unresolved", nc.dropped_unresolved},
+                         {"dropped_table_full", nc.dropped_table_full},
+                         {"dropped_held_limit", nc.dropped_held_limit},
+                         {"learn_table_full", nc.learn_table_full},
                          {"expired", nc.expired}};
   j["nat"] = nat_totals_json(dp_.nat_totals());
   j["bridge"] = bridge_totals_json(dp_);

@@ -169,8 +169,11 @@ Dataplane::Dataplane(const DataplaneConfig& cfg) : cfg_(cfg) {
   // AF_XDP ports: the XDP program passes a router address's traffic to the kernel unless NAT
   // claimed its port; every engine claims in every port's bitmap (a reply may come back
   // through any port).
+  nat_map_of_port_.assign(ports_.size(), -1);
+  retired_.resize(ports_.size());
   for (const OpenedPort& p : ports_) {
     if (!p.kernel_twin) continue;
+    nat_map_of_port_[&p - ports_.data()] = static_cast<int>(nat_maps_.size());
     nat_maps_.push_back(xdp::AttachedProgram(p.ifindex).nat_ports());
     for (auto& w : workers_) w->nat->add_claim_bitmap(nat_maps_.back().words());
   }
@@ -206,7 +209,7 @@ Dataplane::Dataplane(const DataplaneConfig& cfg) : cfg_(cfg) {
         r = rte_ring_create(unique("sluice-handoff").c_str(), 2048, SOCKET_ID_ANY, RING_F_SC_DEQ);
         if (r == nullptr) throw std::runtime_error("cannot create rings");
         handoffs_.push_back(r);
-        workers_[owner[p][q]]->drains.push_back({ports_[p].ethdev, q, r});
+        workers_[owner[p][q]]->drains.push_back({ports_[p].ethdev, p, q, r});
       }
       w.tx_queue[p] = q;
       w.tx_handoff[p] = r;
@@ -249,7 +252,8 @@ Dataplane::~Dataplane() {
     rte_ring_free(r);
   }
   for (const std::string& g : graph_names_) rte_graph_destroy(rte_graph_from_name(g.c_str()));
-  for (const OpenedPort& p : ports_) close_port(p);
+  for (const OpenedPort& p : ports_)
+    if (fs_->port(static_cast<uint16_t>(&p - ports_.data())).attached.load()) close_port(p);
   rte_ring_free(punt_);
   rte_ring_free(notes_);
   rte_ring_free(bridge_notes_);
@@ -274,6 +278,89 @@ void Dataplane::stop() {
   if (!running_) return;
   running_ = false;
   for (unsigned lc : lcores_) rte_eal_wait_lcore(lc);
+}
+
+bool Dataplane::attached(uint16_t port) const {
+  return port < ports_.size() && fs_->port(port).attached.load();
+}
+
+void Dataplane::detach_port(uint16_t port) {
+  if (port >= ports_.size()) return;
+  PortState& ps = fs_->mutable_port(port);
+  if (!ps.attached.load()) return;
+  ps.up.store(false);
+  ps.attached.store(false, std::memory_order_release);
+  // After this no worker is inside an RX or TX burst of the device (each checks `attached`
+  // within the walk it reports quiescence after), so it can be closed under them.
+  rte_rcu_qsbr_synchronize(qsbr_, RTE_QSBR_THRID_INVALID);
+  std::lock_guard<std::mutex> lk(ports_mu_);
+  rte_eth_stats st{};
+  if (rte_eth_stats_get(ports_[port].ethdev, &st) == 0) {
+    PortCounters& r = retired_[port];
+    r.rx_packets += st.ipackets;
+    r.rx_bytes += st.ibytes;
+    r.rx_missed += st.imissed;
+    r.rx_errors += st.ierrors;
+    r.rx_nombuf += st.rx_nombuf;
+    r.tx_packets += st.opackets;
+    r.tx_bytes += st.obytes;
+    r.tx_errors += st.oerrors;
+  }
+  close_port(ports_[port]);
+}
+
+std::string Dataplane::reattach_port(uint16_t port) {
+  if (port >= ports_.size()) return "no such port";
+  PortState& ps = fs_->mutable_port(port);
+  if (ps.attached.load()) return {};
+  const OpenedPort old = ports_[port];
+  const std::string xdp_object = cfg_.xdp_object.empty() ? xdp::object_path() : cfg_.xdp_object;
+  OpenedPort fresh{};
+  try {
+    std::lock_guard<std::mutex> lk(ports_mu_);
+    fresh = open_port(cfg_.ports[port], static_cast<uint16_t>(workers_.size()), pool_, cfg_.rx_desc,
+                      cfg_.tx_desc, xdp_object);
+    if (fresh.queues != old.queues) {
+      // The workers' queue assignment was dealt at start for the old count.
+      close_port(fresh);
+      return "the new interface gives " + std::to_string(fresh.queues) +
+             " queue(s), the port had " + std::to_string(old.queues) +
+             "; restart sluiced to use it";
+    }
+    ports_[port] = fresh;
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  // The workers read these only after seeing `attached` (acquire), set last. The MAC is the
+  // new interface's: ip4-rewrite may read it meanwhile for a frame port-tx then drops (the port
+  // is detached), so a torn value never leaves.
+  ps.dpdk_port = fresh.ethdev;
+  ps.mac = fresh.mac;
+  ps.mtu.store(fresh.mtu);
+  for (auto& w : workers_) {
+    for (RxQueue& q : w->rx)
+      if (q.port == port) q.dpdk_port = fresh.ethdev;
+    for (TxDrain& d : w->drains)
+      if (d.port == port) d.dpdk_port = fresh.ethdev;
+  }
+  if (const int m = nat_map_of_port_[port]; m >= 0) {
+    try {
+      nat_maps_[static_cast<size_t>(m)].take_over(xdp::AttachedProgram(fresh.ifindex).nat_ports(),
+                                                  "port " + fresh.name);
+    } catch (const std::exception& e) {
+      // Forwarding works without it; only NAT replies on this port go to the kernel.
+      fprintf(stderr, "sluiced: port %s: NAT port claims not carried over: %s\n",
+              fresh.name.c_str(), e.what());
+    }
+  }
+  // The new program starts with empty maps: addresses, ARP and bridge flags again, now.
+  xdp_locals_stale_ = true;
+  if (xdp_bridge_applied_.size() > port) xdp_bridge_applied_[port].done = false;
+  xdp_bridge_gen_ = ~uint64_t{0};
+  ps.attached.store(true, std::memory_order_release);
+  sync_xdp_local_addresses();
+  sync_xdp_bridges();
+  return {};
 }
 
 void Dataplane::poll(unsigned w) {
@@ -336,11 +423,13 @@ void Dataplane::sync_xdp_local_addresses() {
   // With NAT rules, every router address is a NAT address for the XDP programs: traffic to
   // the ports NAT claimed comes to the fast path, the rest stays the kernel's.
   const bool nat = nat_rules_ && !nat_rules_->empty();
-  if (locals == xdp_locals_ && nat == xdp_nat_) return;
+  if (locals == xdp_locals_ && nat == xdp_nat_ && !xdp_locals_stale_) return;
   const std::vector<uint32_t> none;
   const std::vector<uint32_t>& nat_locals = nat ? locals : none;
   for (const OpenedPort& p : ports_) {
-    if (!p.kernel_twin) continue;
+    // A detached port has no program; it gets the whole set when it is re-opened.
+    if (!p.kernel_twin || !fs_->port(static_cast<uint16_t>(&p - ports_.data())).attached.load())
+      continue;
     try {
       xdp::AttachedProgram(p.ifindex).set_local_addresses(locals, nat_locals);
     } catch (const std::exception& e) {
@@ -350,6 +439,7 @@ void Dataplane::sync_xdp_local_addresses() {
   }
   xdp_locals_ = locals;
   xdp_nat_ = nat;
+  xdp_locals_stale_ = false;
 }
 
 void Dataplane::set_xdp_arp_to_kernel(bool on) {
@@ -374,7 +464,7 @@ void Dataplane::sync_xdp_bridges() {
   const std::vector<Bridges::View> bridges = bridges_->list();
   for (uint16_t i = 0; i < ports_.size(); ++i) {
     const OpenedPort& p = ports_[i];
-    if (!p.kernel_twin) continue;
+    if (!p.kernel_twin || !fs_->port(i).attached.load()) continue;  // done when re-opened
     uint32_t flags = xdp_arp_to_kernel_ ? SLUICE_XDP_CONFIG_ARP_TO_KERNEL : 0;
     std::vector<uint64_t> macs;
     for (const Bridges::View& b : bridges) {
@@ -432,18 +522,21 @@ std::vector<NodeCounters> Dataplane::node_counters() const {
 
 std::vector<PortCounters> Dataplane::port_counters() const {
   std::vector<PortCounters> out;
-  for (const OpenedPort& p : ports_) {
-    PortCounters c{p.name};
+  std::lock_guard<std::mutex> lk(ports_mu_);
+  for (uint16_t i = 0; i < ports_.size(); ++i) {
+    const OpenedPort& p = ports_[i];
+    PortCounters c = retired_.empty() ? PortCounters{} : retired_[i];
+    c.name = p.name;
     rte_eth_stats st{};
-    if (rte_eth_stats_get(p.ethdev, &st) == 0) {
-      c.rx_packets = st.ipackets;
-      c.rx_bytes = st.ibytes;
-      c.rx_missed = st.imissed;
-      c.rx_errors = st.ierrors;
-      c.rx_nombuf = st.rx_nombuf;
-      c.tx_packets = st.opackets;
-      c.tx_bytes = st.obytes;
-      c.tx_errors = st.oerrors;
+    if (fs_->port(i).attached.load() && rte_eth_stats_get(p.ethdev, &st) == 0) {
+      c.rx_packets += st.ipackets;
+      c.rx_bytes += st.ibytes;
+      c.rx_missed += st.imissed;
+      c.rx_errors += st.ierrors;
+      c.rx_nombuf += st.rx_nombuf;
+      c.tx_packets += st.opackets;
+      c.tx_bytes += st.obytes;
+      c.tx_errors += st.oerrors;
     }
     out.push_back(c);
   }
@@ -475,7 +568,9 @@ std::string Dataplane::summary() const {
   const NeighbourResolver::Counters nc = neighbour_counters();
   s << "arp: requests " << nc.requests_sent << " learned " << nc.replies_learned << " held "
     << nc.held << " released " << nc.released << " dropped(queue-full " << nc.dropped_queue_full
-    << " unresolved " << nc.dropped_unresolved << ")\n";
+    << " unresolved " << nc.dropped_unresolved << " table-full " << nc.dropped_table_full
+    << " held-limit " << nc.dropped_held_limit << ") not-learned(table-full " << nc.learn_table_full
+    << ")\n";
   return s.str();
 }
 
@@ -519,6 +614,9 @@ int tel_stats(const char*, const char*, rte_tel_data* d) {
   rte_tel_data_add_dict_u64(d, "arp_learned", nc.replies_learned);
   rte_tel_data_add_dict_u64(d, "arp_dropped_queue_full", nc.dropped_queue_full);
   rte_tel_data_add_dict_u64(d, "arp_dropped_unresolved", nc.dropped_unresolved);
+  rte_tel_data_add_dict_u64(d, "arp_dropped_table_full", nc.dropped_table_full);
+  rte_tel_data_add_dict_u64(d, "arp_dropped_held_limit", nc.dropped_held_limit);
+  rte_tel_data_add_dict_u64(d, "arp_learn_table_full", nc.learn_table_full);
   return 0;
 }
 

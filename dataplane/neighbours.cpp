@@ -71,6 +71,7 @@ void NeighbourResolver::send_request(uint16_t port, Ipv4Addr ip, const MacAddr* 
 
 void NeighbourResolver::drop_held(Neighbour& n) {
   counters_.dropped_unresolved += n.held.size();
+  held_now_ -= n.held.size();
   for (rte_mbuf* m : n.held) rte_pktmbuf_free(m);
   n.held.clear();
 }
@@ -87,6 +88,7 @@ void NeighbourResolver::resolved(const Key& k, Neighbour& n, MacAddr mac, double
   while (!n.held.empty()) {
     rte_mbuf* m = n.held.front();
     n.held.pop_front();
+    --held_now_;
     meta(m).next_hop_word = word;
     if (inject_(m)) {
       ++counters_.released;
@@ -106,6 +108,11 @@ void NeighbourResolver::on_punted(rte_mbuf* m, double now) {
     return;
   }
   const Key k{who->first, who->second.host()};
+  if (table_.size() >= cfg_.max_entries && table_.find(k) == table_.end()) {
+    ++counters_.dropped_table_full;
+    rte_pktmbuf_free(m);
+    return;
+  }
   auto [it, created] = table_.try_emplace(k);
   Neighbour& n = it->second;
   if (n.state == State::kReachable || n.state == State::kProbe) {
@@ -127,8 +134,12 @@ void NeighbourResolver::on_punted(rte_mbuf* m, double now) {
   if (n.held.size() >= cfg_.max_held) {
     ++counters_.dropped_queue_full;
     rte_pktmbuf_free(m);
+  } else if (held_now_ >= cfg_.max_held_total) {
+    ++counters_.dropped_held_limit;
+    rte_pktmbuf_free(m);
   } else {
     n.held.push_back(m);
+    ++held_now_;
     ++counters_.held;
   }
   if (created) {
@@ -156,6 +167,10 @@ void NeighbourResolver::on_note(const ArpNote& note, double now) {
   // reply teaches nothing; replies to our own requests find their INCOMPLETE entry above),
   // and only for senders on a connected subnet.
   if (!note.for_us || note.op != 1 || !fs_.on_link(note.port, ip)) return;
+  if (table_.size() >= cfg_.max_entries) {
+    ++counters_.learn_table_full;
+    return;
+  }
   Neighbour& n = table_[k];
   resolved(k, n, mac, now);
   ++counters_.replies_learned;

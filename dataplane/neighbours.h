@@ -21,16 +21,26 @@ namespace sluice {
 class NeighbourResolver {
  public:
   struct Config {
-    unsigned max_held = 4;          // packets held per unresolved neighbour
-    double retry_interval = 1.0;    // seconds between ARP requests
-    unsigned max_requests = 3;      // then the neighbour is unreachable
-    double failed_hold = 3.0;       // packets to a failed neighbour are dropped this long
-    double reachable_time = 300.0;  // an entry is re-probed after this long without news
+    unsigned max_held = 4;  // packets held per unresolved neighbour
+    // What the wire can make the control thread keep. A scan of a large connected subnet, or
+    // spoofed ARP requests from all of it, would otherwise grow the table (and its /32 routes)
+    // without bound and hold the whole mbuf pool in unresolved queues, so that the router
+    // stops receiving. Linux caps its table at gc_thresh3 (1024 by default); configured and
+    // kernel-mirrored entries are exempt here, they are not the wire's doing.
+    unsigned max_entries = 16384;    // learned and pending neighbours
+    unsigned max_held_total = 1024;  // packets held across all unresolved neighbours
+    double retry_interval = 1.0;     // seconds between ARP requests
+    unsigned max_requests = 3;       // then the neighbour is unreachable
+    double failed_hold = 3.0;        // packets to a failed neighbour are dropped this long
+    double reachable_time = 300.0;   // an entry is re-probed after this long without news
   };
   struct Counters {
     uint64_t requests_sent = 0, replies_learned = 0, held = 0, released = 0;
     uint64_t dropped_queue_full = 0, dropped_unresolved = 0, dropped_no_next_hop = 0;
     uint64_t dropped_no_mbuf = 0, dropped_inject_full = 0, expired = 0;
+    uint64_t dropped_table_full = 0;  // a packet for a new neighbour with max_entries reached
+    uint64_t dropped_held_limit = 0;  // max_held_total packets were already held
+    uint64_t learn_table_full = 0;    // an ARP request for us not learned: max_entries reached
   };
   enum class State : uint8_t { kIncomplete, kReachable, kProbe, kFailed };
   // Where an entry came from: sluice's own ARP, the configuration, or the kernel's table.
@@ -94,6 +104,7 @@ class NeighbourResolver {
   std::function<bool(rte_mbuf*)> inject_;
   std::function<void(uint16_t, Ipv4Addr)> request_hook_;
   std::map<Key, Neighbour> table_;
+  size_t held_now_ = 0;  // packets in every `held` queue
   Counters counters_;
 };
 

@@ -278,5 +278,60 @@ TEST_F(PacketTest, HostileOutsideReachesNoInsideHostWithAnyProtocol) {
   }
 }
 
+// A scan of a large connected subnet (a /16 on p1): every destination is a neighbour to ask
+// for. The control thread keeps at most max_entries of them and holds at most max_held_total
+// packets, so the mbuf pool never runs dry and a known host is still reached during the scan;
+// spoofed ARP requests from every address of the subnet learn no more than the cap either.
+TEST_F(PacketTest, HostileNeighbourScanIsBoundedAndTheRouterKeepsForwarding) {
+  ASSERT_EQ(r().dp().state().add_address(kP1, addr("10.40.0.1"), 16), "");
+  const NeighbourResolver::Config cfg;  // the defaults sluiced runs with
+  const unsigned scan = cfg.max_entries + 4000;
+  auto host = [](unsigned i) {
+    return std::to_string(10) + ".40." + std::to_string(1 + i / 250) + "." +
+           std::to_string(1 + i % 250);
+  };
+  const Frame known = udp_h0();
+  unsigned known_out = 0;
+  for (unsigned i = 0; i < scan; ++i) {
+    r().send(kP0, Frame(udp_h0("10.1.0.2", host(i).c_str())).id(static_cast<uint16_t>(i)));
+    if (i % 500 == 499) {
+      r().send(kP0, known);
+      r().run();
+      for (const Bytes& b : r().received(kP1))
+        known_out += b.size() > 14 && b[12] == 0x08 && b[13] == 0x00;  // IPv4, not ARP
+      ASSERT_GE(r().pool_available(), r().pool_size() - cfg.max_held_total - 64)
+          << "unresolved neighbours hold the pool";
+    }
+  }
+  r().run();
+  r().received_all();
+  EXPECT_EQ(known_out, scan / 500) << "the known host was not reached during the scan";
+  const NeighbourResolver::Counters c = r().neighbour();
+  EXPECT_LE(r().dp().neighbours().entries(r().now()).size(), cfg.max_entries + 3u);
+  EXPECT_GT(c.dropped_table_full, 0u);
+  EXPECT_GT(c.dropped_held_limit, 0u);
+  EXPECT_LE(c.held - c.released - c.dropped_unresolved, cfg.max_held_total);
+
+  // Spoofed ARP requests for the router's address from 20,000 senders on the subnet.
+  for (unsigned i = 0; i < 20000; ++i) {
+    r().send(kP1, Frame()
+                      .eth(kStranger, kBroadcast)
+                      .arp_request(kStranger, host(i + 30000).c_str(), "10.40.0.1"));
+    if (i % 500 == 499) {
+      r().run();
+      r().received_all();
+    }
+  }
+  r().run();
+  r().received_all();
+  EXPECT_LE(r().dp().neighbours().entries(r().now()).size(), cfg.max_entries + 3u);
+  EXPECT_GT(r().neighbour().learn_table_full, 0u);
+  // Everything pending fails and is forgotten; the held packets go back to the pool.
+  r().advance(8.0, 0.5);
+  r().received_all();
+  r().dp().neighbours().forget_port(kP1);
+  EXPECT_EQ(r().pool_available(), r().pool_size());
+}
+
 }  // namespace
 }  // namespace sluice::pkt
