@@ -175,6 +175,7 @@ size_t KernelMirror::service(double now) {
     ++counters_.overruns;
     resync_pending_ = true;
   }
+  if (!reattach_due_.empty()) reattach_ports();
   if (resync_pending_) {
     fprintf(stderr, "sluiced: resyncing with the kernel%s\n",
             overrun ? " (netlink overrun: events were lost)" : "");
@@ -229,8 +230,13 @@ void KernelMirror::apply_link(const netlink::Link& l) {
     if (auto it = links_.find(l.ifindex); it != links_.end())
       if (it->second.link.kind == "bridge" || it->second.link.master != 0) bridges_dirty_ = true;
     links_.erase(l.ifindex);
-    if (port) update_port(*port);
+    if (port) lose_port(*port, l.ifindex);
     return;
+  }
+  if (!port && !detached_.empty()) {
+    // An interface with a lost port's name: the port's new interface.
+    if (const std::optional<uint16_t> p = fs_.port_by_name(l.name); p && detached_.count(*p))
+      reattach_due_.insert(*p);
   }
   LinkState& s = links_[l.ifindex];
   if (l.bridge_port) brport_[l.ifindex] = *l.bridge_port;
@@ -244,6 +250,57 @@ void KernelMirror::apply_link(const netlink::Link& l) {
   // Taken down, the kernel flushes the routes through the interface and tells no one
   // (fib_sync_down_dev): ask it again what is left.
   if (was_up && !l.admin_up && !syncing_) resync_pending_ = true;
+}
+
+void KernelMirror::lose_port(uint16_t port, int ifindex) {
+  const std::string& name = fs_.port(port).name;
+  // Its neighbours and addresses went with it (the kernel's DELADDRs may come after the
+  // DELLINK, or not at all after an overrun). Its routes are flushed by the kernel without a
+  // word: the resync reads what is left.
+  dp_.neighbours().forget_port(port);
+  std::erase_if(neighbours_, [&](const auto& n) { return n.first.first == ifindex; });
+  for (auto it = addresses_.begin(); it != addresses_.end();) {
+    if (it->first.ifindex == ifindex) {
+      fs_.del_address(port, Ipv4Addr::from_host(it->first.addr), it->first.len);
+      it = addresses_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  links_.erase(ifindex);
+  forwarding_.erase(ifindex);
+  port_of_ifindex_.erase(ifindex);
+  ifindex_of_port_[port] = 0;
+  dp_.detach_port(port);
+  detached_[port] = "interface " + name + " was deleted (ifindex " + std::to_string(ifindex) +
+                    "); the port is re-opened when an interface named " + name + " appears";
+  fprintf(stderr, "sluiced: port %s: %s\n", name.c_str(), detached_[port].c_str());
+  if (!syncing_) resync_pending_ = true;
+}
+
+void KernelMirror::reattach_ports() {
+  const std::set<uint16_t> due = std::move(reattach_due_);
+  reattach_due_.clear();
+  for (const uint16_t port : due) {
+    const std::string& name = fs_.port(port).name;
+    const std::string err = dp_.reattach_port(port);
+    if (!err.empty()) {
+      // Until then the new interface has no sluice program: what arrives on it is the
+      // kernel's. The next change of the interface (its link event) retries.
+      detached_[port] = "interface " + name + " is back but cannot be opened: " + err +
+                        "; retried at its next change, or restart sluiced";
+      fprintf(stderr, "sluiced: port %s: %s\n", name.c_str(), detached_[port].c_str());
+      continue;
+    }
+    const int ifindex = dp_.ports()[port].ifindex;
+    port_of_ifindex_[ifindex] = port;
+    ifindex_of_port_[port] = ifindex;
+    detached_.erase(port);
+    fprintf(stderr, "sluiced: port %s: re-opened on the new interface %s (ifindex %d)\n",
+            name.c_str(), name.c_str(), ifindex);
+    // Its link, addresses, routes and neighbours were skipped while it was no port.
+    resync_pending_ = true;
+  }
 }
 
 void KernelMirror::apply_netconf(const netlink::Netconf& c) {
@@ -501,7 +558,7 @@ void KernelMirror::sweep(double now) {
     if (it->second.gen < gen_) {
       const int ifindex = it->first;
       it = links_.erase(it);
-      if (const uint16_t* port = port_of(ifindex)) update_port(*port);
+      if (const uint16_t* port = port_of(ifindex)) lose_port(*port, ifindex);
     } else {
       ++it;
     }
@@ -587,8 +644,16 @@ std::vector<KernelMirror::LinkView> KernelMirror::links() const {
   std::vector<LinkView> out;
   for (uint16_t p = 0; p < ifindex_of_port_.size(); ++p) {
     const int ifindex = ifindex_of_port_[p];
-    if (!ifindex) continue;
-    LinkView v{p, ifindex, fs_.port(p).name, false, false, fs_.port(p).forwarding.load(), 0};
+    const auto lost = detached_.find(p);
+    if (!ifindex && lost == detached_.end()) continue;  // no kernel twin
+    LinkView v{p,
+               ifindex,
+               fs_.port(p).name,
+               false,
+               false,
+               fs_.port(p).forwarding.load(),
+               0,
+               lost == detached_.end() ? std::string() : lost->second};
     if (auto it = links_.find(ifindex); it != links_.end()) {
       v.name = it->second.link.name;
       v.admin_up = it->second.link.admin_up;

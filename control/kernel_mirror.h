@@ -65,10 +65,11 @@ class KernelMirror {
   // What the mirror knows, for `sluice link`.
   struct LinkView {
     uint16_t port;
-    int ifindex;
+    int ifindex;  // 0 while the port's interface is gone
     std::string name;
     bool admin_up, carrier, forwarding;
     uint32_t mtu;
+    std::string detached;  // why the port has no interface, and what happens next; "" if it has
   };
   std::vector<LinkView> links() const;
   // Routes the kernel has and sluice does not install, with the reason (for `sluice route`).
@@ -146,6 +147,13 @@ class KernelMirror {
                        boost::container::small_vector<RouteTarget, 1>& out, uint8_t weight,
                        unsigned depth) const;
   const uint16_t* port_of(int ifindex) const;
+  // A port's interface is gone (deleted, or missing from a resync's dump): what the mirror
+  // held through it is dropped, the dataplane closes the port's device, and the port waits
+  // for an interface of the same name (reattach_due_), which service() opens.
+  void lose_port(uint16_t port, int ifindex);
+  void reattach_ports();
+  std::map<uint16_t, std::string> detached_;  // port -> LinkView::detached
+  std::set<uint16_t> reattach_due_;
   void ask_kernel_to_resolve(uint16_t port, Ipv4Addr ip);
   void update_port(uint16_t port);
 

@@ -72,6 +72,18 @@ class Dataplane {
   const std::vector<OpenedPort>& ports() const { return ports_; }
   unsigned workers() const { return static_cast<unsigned>(workers_.size()); }
 
+  // An AF_XDP port whose kernel interface was deleted: the workers stop polling and sending
+  // on it (PortState::attached), then, after a grace period, its DPDK device is closed (its
+  // AF_XDP sockets and XDP program went with the interface). Its frames in flight are counted
+  // as drop-port-tx-link-down. Nothing happens for a port already detached.
+  void detach_port(uint16_t port);
+  // Opens a detached port again on the interface that now has its name (a new ifindex), with
+  // the queue count it had, gives the new XDP program the addresses, bridge flags and NAT
+  // claims of the old one, and lets the workers use it again. Returns an error message (the
+  // port stays detached), empty on success or when the port was attached anyway.
+  std::string reattach_port(uint16_t port);
+  bool attached(uint16_t port) const;
+
   void start();  // launches each worker on its own lcore
   void stop();
   // One graph walk of worker `w` on the calling thread (launch_workers = false).
@@ -125,6 +137,11 @@ class Dataplane {
   std::unique_ptr<Bridges> bridges_;
   rte_ring* bridge_notes_ = nullptr;  // LearnNote elements, workers -> control
   std::vector<OpenedPort> ports_;
+  // Held while a port's device is closed or opened, and by port_counters(), which the
+  // telemetry thread calls too. retired_: what closed devices had counted, per port, so that a
+  // re-opened port's counters go on from where they were.
+  mutable std::mutex ports_mu_;
+  std::vector<PortCounters> retired_;
   std::vector<std::unique_ptr<WorkerContext>> workers_;
   std::vector<std::string> graph_names_;
   std::vector<unsigned> lcores_;
@@ -136,6 +153,7 @@ class Dataplane {
   std::vector<bool> poll_registered_;
   double last_tick_ = 0;
   std::vector<uint32_t> xdp_locals_;  // what the XDP maps hold now
+  bool xdp_locals_stale_ = false;     // a port's program is new: write them all again
   bool xdp_arp_to_kernel_ = false;
   struct XdpBridgeApplied {
     uint32_t flags = 0;
@@ -152,6 +170,7 @@ class Dataplane {
   std::unique_ptr<nat::Rules> nat_rules_;
   std::vector<uint32_t> nat_router_addresses() const;
   std::vector<xdp::NatPortsMap> nat_maps_;  // AF_XDP ports' claim bitmaps (workers write)
+  std::vector<int> nat_map_of_port_;        // index into nat_maps_ by port, -1 for none
   std::array<std::atomic<uint32_t>, kMaxPorts> nat_port_gen_{};  // bumped: address changed
   std::vector<std::vector<uint32_t>> nat_port_addrs_;            // what the bump compares
   void nat_follow_addresses();

@@ -37,6 +37,12 @@ struct PortState {
   std::atomic<uint16_t> mtu{1500};
   std::atomic<uint32_t> primary_be{0};  // source address of ICMP errors sent from this port
   std::atomic<bool> up{true};
+  // The DPDK device behind the port is open. False while an AF_XDP port's interface is gone
+  // (deleted, or re-created and not yet re-opened: Dataplane::detach_port/reattach_port): the
+  // workers then neither poll nor transmit on it, since its ethdev is closed or being
+  // replaced. Set with release after dpdk_port and mac are current; read with acquire before
+  // them.
+  std::atomic<bool> attached{true};
   // net.ipv4.conf.PORT.forwarding: off, packets arriving here that are not for one of the
   // router's addresses are dropped without an ICMP error, as Linux does (ip_error()).
   std::atomic<bool> forwarding{true};

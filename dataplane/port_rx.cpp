@@ -1,5 +1,6 @@
 // port_rx.cpp — the port-rx source node: polls every (port, queue) this worker owns and
-// hands the burst to eth-input; then sends the TX holds that are due (tx_coalesce.h).
+// hands the burst to eth-input; then sends the TX holds that are due (tx_coalesce.h). Ports
+// whose device is detached (their interface was deleted) are skipped.
 #include <rte_ethdev.h>
 
 #include "dataplane/graph_nodes.h"
@@ -19,6 +20,10 @@ void drain_handoffs(rte_graph* graph, rte_node* node, const WorkerContext& w) {
     rte_mbuf* burst[64];
     const unsigned n =
         rte_ring_sc_dequeue_burst(d.ring, reinterpret_cast<void**>(burst), 64, nullptr);
+    if (!w.fs->port(d.port).attached.load(std::memory_order_acquire)) [[unlikely]] {
+      rte_node_enqueue(graph, node, 2, reinterpret_cast<void**>(burst), static_cast<uint16_t>(n));
+      continue;  // the device is closed: drop-port-tx-link-down
+    }
     const uint16_t sent = rte_eth_tx_burst(d.dpdk_port, d.queue, burst, static_cast<uint16_t>(n));
     if (sent < n)
       rte_node_enqueue(graph, node, 1, reinterpret_cast<void**>(burst + sent),
@@ -34,6 +39,9 @@ uint16_t port_rx(rte_graph* graph, rte_node* node, void**, uint16_t) {
   for (const RxQueue& q : w.rx) {
     const uint16_t room = RTE_GRAPH_BURST_SIZE - total;
     if (room == 0) break;
+    // A port whose interface went away has no device to poll until it is re-opened.
+    if (!w.fs->port(q.port).attached.load(std::memory_order_acquire)) [[unlikely]]
+      continue;
     const uint16_t got =
         rte_eth_rx_burst(q.dpdk_port, q.queue, reinterpret_cast<rte_mbuf**>(out + total),
                          room < kPollBurst ? room : kPollBurst);

@@ -4,7 +4,8 @@
 // (port-rx of the owner sends it). What the driver or the ring does not take is counted.
 // Nothing leaves a port whose link is down: ip4-forward already stops transit packets, but the
 // router's own packets (ARP, echo replies, ICMP errors, released held packets) end here too,
-// so this one check, once per run of packets, covers all of them. A run for a bridge's routed
+// so this one check, once per run of packets, covers all of them; a port whose device is
+// detached (its interface deleted) counts as down. A run for a bridge's routed
 // interface goes to bridge-output, which picks the member port and comes back here. With
 // --tx-coalesce-us a run is held and sent with later ones (tx_coalesce.h).
 #include <rte_ethdev.h>
@@ -26,7 +27,8 @@ uint16_t port_tx(rte_graph* graph, rte_node* node, void** objs, uint16_t n) {
     uint16_t end = start + 1;
     while (end < n && NextHopWord(meta(pkts[end]).next_hop_word).port() == port) ++end;
     const uint16_t want = end - start;
-    if (!w.fs->port(port).up.load(std::memory_order_relaxed)) [[unlikely]] {
+    if (!w.fs->port(port).up.load(std::memory_order_relaxed) ||
+        !w.fs->port(port).attached.load(std::memory_order_acquire)) [[unlikely]] {
       rte_node_enqueue(graph, node, 2, objs + start, want);
       start = end;
       continue;

@@ -91,10 +91,14 @@ PortSpec PortSpec::parse(const std::string& spec) {
   return p;
 }
 
-OpenedPort open_port(const PortSpec& spec, uint16_t queues, rte_mempool* pool, uint16_t rx_desc,
-                     uint16_t tx_desc, const std::string& xdp_object) {
+namespace {
+
+// open_port's work; `devname` is set as soon as the DPDK device exists, so that the caller
+// can remove a half-opened one.
+OpenedPort open_port_steps(const PortSpec& spec, uint16_t queues, rte_mempool* pool,
+                           uint16_t rx_desc, uint16_t tx_desc, const std::string& xdp_object,
+                           std::string& devname) {
   OpenedPort out{spec.name, 0, {}, 1500, false, 0, false, 0};
-  std::string devname;
   switch (spec.kind) {
     case PortSpec::Kind::kKernel: {
       out.ifindex = static_cast<int>(if_nametoindex(spec.device.c_str()));
@@ -186,6 +190,25 @@ OpenedPort open_port(const PortSpec& spec, uint16_t queues, rte_mempool* pool, u
     if (km > 0) out.mtu = static_cast<uint16_t>(km);
   }
   return out;
+}
+
+}  // namespace
+
+OpenedPort open_port(const PortSpec& spec, uint16_t queues, rte_mempool* pool, uint16_t rx_desc,
+                     uint16_t tx_desc, const std::string& xdp_object) {
+  std::string devname;
+  try {
+    return open_port_steps(spec, queues, pool, rx_desc, tx_desc, xdp_object, devname);
+  } catch (...) {
+    // A device sluice created and failed to set up is removed, so that opening the port again
+    // (a re-created interface: Dataplane::reattach_port) is not refused as a duplicate, and
+    // the XDP program the driver attached goes with it (the interface fails open).
+    uint16_t port = 0;
+    const bool created = spec.kind == PortSpec::Kind::kKernel || spec.kind == PortSpec::Kind::kVdev;
+    if (created && !devname.empty() && rte_eth_dev_get_port_by_name(devname.c_str(), &port) == 0)
+      close_port(OpenedPort{spec.name, port, {}, 0, false, 0, true, 0});
+    throw;
+  }
 }
 
 void close_port(const OpenedPort& p) {

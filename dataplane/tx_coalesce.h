@@ -25,7 +25,8 @@ inline void tx_hold_send(rte_graph* graph, rte_node* node, WorkerContext& w, uin
   h.n = 0;
   w.tx_held_ports &= ~(uint64_t{1} << port);
   if (n == 0) return;
-  if (!w.fs->port(port).up.load(std::memory_order_relaxed)) [[unlikely]] {
+  if (!w.fs->port(port).up.load(std::memory_order_relaxed) ||
+      !w.fs->port(port).attached.load(std::memory_order_acquire)) [[unlikely]] {
     rte_node_enqueue(graph, node, down_edge, reinterpret_cast<void**>(h.pkts), n);
     return;
   }
@@ -76,8 +77,9 @@ inline void tx_hold_release(WorkerContext& w, bool send) {
   for (uint64_t m = w.tx_held_ports; m != 0; m &= m - 1) {
     const auto port = static_cast<uint16_t>(__builtin_ctzll(m));
     TxHold& h = (*w.tx_hold)[port];
+    const bool can = send && w.fs->port(port).attached.load(std::memory_order_acquire);
     const uint16_t sent =
-        send ? rte_eth_tx_burst(w.fs->port(port).dpdk_port, w.tx_queue[port], h.pkts, h.n) : 0;
+        can ? rte_eth_tx_burst(w.fs->port(port).dpdk_port, w.tx_queue[port], h.pkts, h.n) : 0;
     if (sent < h.n) rte_pktmbuf_free_bulk(h.pkts + sent, h.n - sent);
     h.n = 0;
   }

@@ -84,6 +84,7 @@ struct WorkerCounters {
 // their packets for that port to the queue's owner through `ring` (multi-producer).
 struct TxDrain {
   uint16_t dpdk_port;
+  uint16_t port;  // sluice port index (its PortState says whether the device is attached)
   uint16_t queue;
   rte_ring* ring;
 };

@@ -132,6 +132,20 @@ void NatPortsMap::reset() {
   words_ = nullptr;
 }
 
+void NatPortsMap::take_over(NatPortsMap&& fresh, const std::string& what) {
+  if (words_ == nullptr || fresh.words_ == nullptr)
+    fail(what, "no " SLUICE_XDP_NAT_PORTS_MAP " mapping to take over");
+  for (std::size_t i = 0; i < kWords; ++i)
+    std::atomic_ref<uint64_t>(fresh.words_[i])
+        .store(std::atomic_ref<uint64_t>(words_[i]).load(std::memory_order_relaxed),
+               std::memory_order_relaxed);
+  // MREMAP_FIXED unmaps what was at words_ (the old map) in the same step, so the address is
+  // never unmapped in between: a worker's claim lands in the old map or in the new one.
+  void* p = ::mremap(fresh.words_, kBytes, kBytes, MREMAP_MAYMOVE | MREMAP_FIXED, words_);
+  if (p == MAP_FAILED) fail(what, "cannot move " SLUICE_XDP_NAT_PORTS_MAP ": " + err_text(errno));
+  fresh.words_ = nullptr;
+}
+
 void NatPortsMap::claim(unsigned block, uint16_t port) const {
   nat_word(words_, block, port).fetch_or(SLUICE_XDP_NAT_BIT(port), std::memory_order_relaxed);
 }

@@ -78,6 +78,15 @@ class NatPortsMap {
   uint64_t* words() const { return words_; }
   explicit operator bool() const { return words_ != nullptr; }
 
+  // Puts `fresh`'s map behind this mapping's address (mremap), after copying this one's words
+  // into it, so that the pointers the workers hold (words()) reach the new map from then on.
+  // For a port whose interface was re-created: its new program comes with a new, empty
+  // bitmap, and the sessions already open must keep their claims. A claim or release a worker
+  // makes between the copy and the move is lost (a window of microseconds; a lost claim sends
+  // that session's replies on this port to the kernel). `fresh` is empty afterwards. Both
+  // must map something; throws std::runtime_error naming `what`, leaving this one unchanged.
+  void take_over(NatPortsMap&& fresh, const std::string& what);
+
   // Claiming and releasing one port or identifier, atomically (other bits of the word may be
   // changed by other threads meanwhile). block: SLUICE_XDP_NAT_TCP, _UDP or _ICMP; port in
   // host order. The mapping must not be empty.
