@@ -584,6 +584,9 @@ class Soak(fb.Bench):
                 self.marks.append(self.sample(f"cycle {k} full"))
                 if ok:
                     rec["check_full"] = self.route_check(self.a.check_within)
+                    # A route check holds the kernel's whole table in sluiced for a moment:
+                    # its memory is told apart from the table's.
+                    self.marks.append(self.sample(f"cycle {k} checked"))
                     if not rec["check_full"]["clean"]:
                         self.event(f"cycle {k}: route check with the table not clean within "
                                    f"{self.a.check_within} s: {rec['check_full'].get('differences_count')} "
@@ -925,12 +928,17 @@ def write_markdown(path, d):
     L.append("")
     L.append("RSS at the same point of each cycle (MiB):")
     L.append("")
-    L.append("| cycle | table loaded | table removed |")
-    L.append("|---|---|---|")
+    L.append("| cycle | table loaded | after its route check | table removed |")
+    L.append("|---|---|---|---|")
     full = {x["cycle"]: x["rss_mib"] for x in t["full"]["series"]}
     empty = {x["cycle"]: x["rss_mib"] for x in t["empty"]["series"]}
+    checked = {int(m["label"].split()[1]): round(m["rss_kb"] / 1024, 1) for m in d["marks"]
+               if m["label"].endswith("checked") and m.get("rss_kb")}
+    removed_by = {c["cycle"]: c.get("removed_by") for c in d["cycles"]}
     for c in sorted(set(full) | set(empty)):
-        L.append(f"| {c}{' (warm-up)' if c <= t['warmup_cycles'] else ''} | {full.get(c, '')} | {empty.get(c, '')} |")
+        how = " (r-wan flap)" if removed_by.get(c) == "wan-flap" else ""
+        L.append(f"| {c}{' (warm-up)' if c <= t['warmup_cycles'] else ''} | {full.get(c, '')} | "
+                 f"{checked.get(c, '')} | {empty.get(c, '')}{how} |")
     for k in ("full", "empty"):
         e = t[k]
         if e.get("slope_mib_per_cycle") is not None:
@@ -1015,7 +1023,9 @@ table added to and removed from the router's kernel again and again (each route 
 delete every {wan_flap_every} cycles; every {flap_interval} s in turn r-lan2 or the bridge
 member vr-h4 down for {flap_down} s, or the router's neighbours flushed. sluiced's RSS and
 counters are read every {sample_interval} s and at two points of every cycle (table loaded and
-caught up; table removed and caught up). Flat memory: after {warmup_cycles} warm-up cycle(s),
+caught up, and after its route check; table removed and caught up). Flat memory: after
+{warmup_cycles} warm-up cycle(s) (by default one round of both kinds of cycle: each kind takes
+its working memory the first time it meets a full table),
 RSS at the same point of the cycle grows by at most max({flat_mib} MiB, {flat_pct} %) from the
 first cycle to the last (and peaks no higher), and mbufs in use, idle, end at most
 {mbuf_slack} above the idle start. Route check: after the load, the table goes in once more,
@@ -1046,7 +1056,11 @@ def main():
     ap.add_argument("--residual-routes", type=int, default=1000,
                     help="the table counts as gone from sluice below this many routes")
     ap.add_argument("--idle-settle", type=float, default=5)
-    ap.add_argument("--warmup-cycles", type=int, default=2)
+    ap.add_argument("--warmup-cycles", type=int, default=None,
+                    help="cycles left out of the memory trend (default: --wan-flap-every, at least "
+                         "2): every kind of cycle has then run once, and each kind takes its "
+                         "working memory (allocator high-water marks) the first time it meets a "
+                         "full table")
     ap.add_argument("--flat-mib", type=float, default=16)
     ap.add_argument("--flat-pct", type=float, default=2)
     ap.add_argument("--mbuf-slack", type=int, default=64)
@@ -1056,6 +1070,8 @@ def main():
     ap.add_argument("--keep-logs", action="store_true")
     ap.add_argument("--command", default="scripts/soak")
     a = ap.parse_args()
+    if a.warmup_cycles is None:
+        a.warmup_cycles = max(2, a.wan_flap_every)
     # What forward_bench.Bench's constructor reads.
     a.gen_cpu, a.router_cpu, a.rps, a.sink_drop = 0, 1, False, False
     if not 1 <= a.gateways <= 200:
