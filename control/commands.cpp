@@ -628,11 +628,14 @@ CommandReply Commands::link(bool json_out) {
     j["mirrored"] = mirrored;
     j["ethdev"] = bvi ? json(nullptr) : json(op->ethdev);
     j["queues"] = queues;
-    j["attached"] = bvi || dp_.attached(i);
     if (mirrored) {
       j["ifindex"] = kernel[i].ifindex;
       j["admin_up"] = kernel[i].admin_up;
       j["carrier"] = kernel[i].carrier;
+      // An AF_XDP port's device closed (its interface deleted), or its traffic handed to the
+      // kernel for now (kernel_mirror.h), and why.
+      j["attached"] = dp_.attached(i);
+      j["released"] = dp_.released(i);
       if (!detached.empty()) j["detached"] = detached;
     }
     if (json_out) {

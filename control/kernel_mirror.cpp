@@ -269,6 +269,7 @@ void KernelMirror::lose_port(uint16_t port, int ifindex) {
   }
   links_.erase(ifindex);
   forwarding_.erase(ifindex);
+  released_.erase(port);  // lost now, not merely released
   port_of_ifindex_.erase(ifindex);
   ifindex_of_port_[port] = 0;
   dp_.detach_port(port);
@@ -285,11 +286,11 @@ void KernelMirror::reattach_ports() {
     const std::string& name = fs_.port(port).name;
     const std::string err = dp_.reattach_port(port);
     if (!err.empty()) {
-      // Until then the new interface has no sluice program: what arrives on it is the
-      // kernel's. The next change of the interface (its link event) retries.
       detached_[port] = "interface " + name + " is back but cannot be opened: " + err +
-                        "; retried at its next change, or restart sluiced";
+                        "; every port is released to the kernel until it can be (retried at " +
+                        name + "'s next change), or restart sluiced";
       fprintf(stderr, "sluiced: port %s: %s\n", name.c_str(), detached_[port].c_str());
+      release_all(name);
       continue;
     }
     const int ifindex = dp_.ports()[port].ifindex;
@@ -300,6 +301,45 @@ void KernelMirror::reattach_ports() {
             name.c_str(), name.c_str(), ifindex);
     // Its link, addresses, routes and neighbours were skipped while it was no port.
     resync_pending_ = true;
+  }
+  // The ports released for a port that could not be re-opened come back once none is left.
+  bool lost = false;
+  for (const auto& [p, why] : detached_) lost = lost || !released_.count(p);
+  if (lost || released_.empty()) return;
+  for (const uint16_t p : std::set<uint16_t>(std::move(released_))) {
+    try {
+      dp_.take_back_port(p);
+      detached_.erase(p);
+      fprintf(stderr, "sluiced: port %s: taken back from the kernel\n", fs_.port(p).name.c_str());
+    } catch (const std::exception& e) {
+      detached_[p] =
+          std::string("cannot be taken back from the kernel: ") + e.what() + "; restart sluiced";
+      fprintf(stderr, "sluiced: port %s: %s\n", fs_.port(p).name.c_str(), detached_[p].c_str());
+    }
+  }
+  released_.clear();
+  resync_pending_ = true;
+}
+
+void KernelMirror::release_all(const std::string& why_port) {
+  // The fast path cannot reach the interface, but routes through it exist in the kernel: the
+  // traffic for them would get net-unreachable from sluice. With sluice's XDP programs taken
+  // off every other interface (the ports stay open: closing one costs mbufs, ports.h), the
+  // kernel, which holds the same state, forwards everything (fail-open), as if sluiced had
+  // stopped.
+  for (uint16_t p = 0; p < ifindex_of_port_.size(); ++p) {
+    if (!ifindex_of_port_[p] || !dp_.attached(p) || dp_.released(p)) continue;
+    try {
+      dp_.release_port(p);
+    } catch (const std::exception& e) {
+      fprintf(stderr, "sluiced: port %s: cannot hand its traffic to the kernel: %s\n",
+              fs_.port(p).name.c_str(), e.what());
+      continue;
+    }
+    released_.insert(p);
+    detached_[p] = "released to the kernel (it forwards this port's traffic) while port " +
+                   why_port + " cannot be opened";
+    fprintf(stderr, "sluiced: port %s: %s\n", fs_.port(p).name.c_str(), detached_[p].c_str());
   }
 }
 

@@ -152,8 +152,12 @@ class KernelMirror {
   // for an interface of the same name (reattach_due_), which service() opens.
   void lose_port(uint16_t port, int ifindex);
   void reattach_ports();
+  // A lost port's new interface cannot be opened: every other port is closed too
+  // (released_), handing all traffic to the kernel, until it can.
+  void release_all(const std::string& why_port);
   std::map<uint16_t, std::string> detached_;  // port -> LinkView::detached
   std::set<uint16_t> reattach_due_;
+  std::set<uint16_t> released_;
   void ask_kernel_to_resolve(uint16_t port, Ipv4Addr ip);
   void update_port(uint16_t port);
 

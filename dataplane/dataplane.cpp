@@ -88,6 +88,12 @@ Dataplane::Dataplane(const DataplaneConfig& cfg) : cfg_(cfg) {
     mbufs = std::max<unsigned>(
         8192, static_cast<unsigned>(cfg_.ports.size()) * nw * (cfg_.rx_desc + cfg_.tx_desc + 512) +
                   nw * 4096);
+  // Room to re-open a few AF_XDP queues (a port's interface deleted and re-created), each of
+  // which the af_xdp driver charges kAfXdpFillMbufs for good (ports.h).
+  if (cfg_.mbufs == 0 && std::any_of(cfg_.ports.begin(), cfg_.ports.end(), [](const PortSpec& s) {
+        return s.kind == PortSpec::Kind::kKernel;
+      }))
+    mbufs += 2 * kAfXdpFillMbufs;
   const bool any_pci = std::any_of(cfg_.ports.begin(), cfg_.ports.end(), [](const PortSpec& s) {
     return s.kind == PortSpec::Kind::kPci;
   });
@@ -288,6 +294,7 @@ void Dataplane::detach_port(uint16_t port) {
   if (port >= ports_.size()) return;
   PortState& ps = fs_->mutable_port(port);
   if (!ps.attached.load()) return;
+  set_aside_.erase(port);  // a released port's program went with its interface
   ps.up.store(false);
   ps.attached.store(false, std::memory_order_release);
   // After this no worker is inside an RX or TX burst of the device (each checks `attached`
@@ -314,6 +321,13 @@ std::string Dataplane::reattach_port(uint16_t port) {
   PortState& ps = fs_->mutable_port(port);
   if (ps.attached.load()) return {};
   const OpenedPort old = ports_[port];
+  // Without enough free mbufs the driver's queue setup would fail half-way, or leave the
+  // workers short of mbufs to receive into.
+  const unsigned need = old.queues * kAfXdpFillMbufs + 1024;
+  if (const unsigned avail = rte_mempool_avail_count(pool_); avail < need)
+    return "only " + std::to_string(avail) + " free mbufs, re-opening needs " +
+           std::to_string(need) + " (DPDK's af_xdp driver keeps the " +
+           std::to_string(kAfXdpFillMbufs) + " mbufs of each queue it closes); restart sluiced";
   const std::string xdp_object = cfg_.xdp_object.empty() ? xdp::object_path() : cfg_.xdp_object;
   OpenedPort fresh{};
   try {
@@ -361,6 +375,24 @@ std::string Dataplane::reattach_port(uint16_t port) {
   sync_xdp_local_addresses();
   sync_xdp_bridges();
   return {};
+}
+
+void Dataplane::release_port(uint16_t port) {
+  if (port >= ports_.size() || !ports_[port].kernel_twin || released(port)) return;
+  set_aside_.emplace(port, xdp::set_aside(ports_[port].ifindex));
+}
+
+void Dataplane::take_back_port(uint16_t port) {
+  auto it = set_aside_.find(port);
+  if (it == set_aside_.end()) return;
+  xdp::put_back(it->second);
+  set_aside_.erase(it);
+  // Its maps kept their contents; written again all the same, as after a re-open.
+  xdp_locals_stale_ = true;
+  if (xdp_bridge_applied_.size() > port) xdp_bridge_applied_[port].done = false;
+  xdp_bridge_gen_ = ~uint64_t{0};
+  sync_xdp_local_addresses();
+  sync_xdp_bridges();
 }
 
 void Dataplane::poll(unsigned w) {
@@ -428,8 +460,8 @@ void Dataplane::sync_xdp_local_addresses() {
   const std::vector<uint32_t>& nat_locals = nat ? locals : none;
   for (const OpenedPort& p : ports_) {
     // A detached port has no program; it gets the whole set when it is re-opened.
-    if (!p.kernel_twin || !fs_->port(static_cast<uint16_t>(&p - ports_.data())).attached.load())
-      continue;
+    const auto i = static_cast<uint16_t>(&p - ports_.data());
+    if (!p.kernel_twin || !fs_->port(i).attached.load() || released(i)) continue;
     try {
       xdp::AttachedProgram(p.ifindex).set_local_addresses(locals, nat_locals);
     } catch (const std::exception& e) {
@@ -464,7 +496,8 @@ void Dataplane::sync_xdp_bridges() {
   const std::vector<Bridges::View> bridges = bridges_->list();
   for (uint16_t i = 0; i < ports_.size(); ++i) {
     const OpenedPort& p = ports_[i];
-    if (!p.kernel_twin || !fs_->port(i).attached.load()) continue;  // done when re-opened
+    if (!p.kernel_twin || !fs_->port(i).attached.load() || released(i))
+      continue;  // done when re-opened or taken back
     uint32_t flags = xdp_arp_to_kernel_ ? SLUICE_XDP_CONFIG_ARP_TO_KERNEL : 0;
     std::vector<uint64_t> macs;
     for (const Bridges::View& b : bridges) {

@@ -83,6 +83,12 @@ class Dataplane {
   // port stays detached), empty on success or when the port was attached anyway.
   std::string reattach_port(uint16_t port);
   bool attached(uint16_t port) const;
+  // Hands an AF_XDP port's traffic to the kernel without closing it: sluice's XDP program is
+  // taken off the interface and kept (xdp::set_aside), the AF_XDP sockets stay open. Throws
+  // if the program cannot be detached. take_back_port puts it back (and the maps' contents).
+  void release_port(uint16_t port);
+  void take_back_port(uint16_t port);
+  bool released(uint16_t port) const { return set_aside_.count(port) != 0; }
 
   void start();  // launches each worker on its own lcore
   void stop();
@@ -152,8 +158,9 @@ class Dataplane {
   std::atomic<bool> running_{false};
   std::vector<bool> poll_registered_;
   double last_tick_ = 0;
-  std::vector<uint32_t> xdp_locals_;  // what the XDP maps hold now
-  bool xdp_locals_stale_ = false;     // a port's program is new: write them all again
+  std::vector<uint32_t> xdp_locals_;             // what the XDP maps hold now
+  bool xdp_locals_stale_ = false;                // a port's program is new: write them all again
+  std::map<uint16_t, xdp::SetAside> set_aside_;  // released ports' programs
   bool xdp_arp_to_kernel_ = false;
   struct XdpBridgeApplied {
     uint32_t flags = 0;

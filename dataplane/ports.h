@@ -25,6 +25,11 @@ struct PortSpec {
   static PortSpec parse(const std::string& spec);
 };
 
+// Mbufs DPDK 22.11's af_xdp driver posts to each queue's fill ring when the queue is set up
+// (ETH_AF_XDP_DFLT_NUM_DESCS, whatever the ring size) and does not give back to the pool when
+// the port is closed: re-opening a port (Dataplane::reattach_port) costs this many per queue.
+inline constexpr unsigned kAfXdpFillMbufs = 2048;
+
 struct OpenedPort {
   std::string name;
   uint16_t ethdev;

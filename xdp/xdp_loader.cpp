@@ -193,6 +193,29 @@ bool detach_stale(int ifindex) {
   return detached;
 }
 
+SetAside set_aside(int ifindex) {
+  const std::string what = describe(ifindex);
+  for (const Attached& a : attached_programs(ifindex, what)) {
+    Fd prog = open_if_sluice(a.id, what, nullptr);
+    if (!prog) continue;
+    bpf_xdp_attach_opts opts{};
+    opts.sz = sizeof opts;
+    opts.old_prog_fd = prog.get();
+    if (const int err = bpf_xdp_detach(ifindex, a.mode_flag, &opts); err != 0)
+      fail(what, "cannot detach sluice's XDP program: " + err_text(err));
+    return SetAside{ifindex, a.mode_flag, std::move(prog)};
+  }
+  fail(what, "sluice's XDP program is not attached");
+}
+
+void put_back(const SetAside& s) {
+  // UPDATE_IF_NOEXIST: a program someone attached meanwhile stays.
+  if (const int err = bpf_xdp_attach(s.ifindex, s.prog.get(),
+                                     s.mode_flag | XDP_FLAGS_UPDATE_IF_NOEXIST, nullptr);
+      err != 0)
+    fail(describe(s.ifindex), "cannot attach sluice's XDP program again: " + err_text(err));
+}
+
 AttachedProgram::AttachedProgram(int ifindex) : ifindex_(ifindex), what_(describe(ifindex)) {
   const std::vector<Attached> attached = attached_programs(ifindex, what_);
   if (attached.empty()) fail(what_, "no XDP program attached (is its AF_XDP port open?)");

@@ -54,6 +54,19 @@ class Fd {
   int fd_ = -1;
 };
 
+// sluice's program taken off an interface and kept, to be put back later: meanwhile every frame
+// arriving there is the kernel's, though the AF_XDP sockets stay open (closing and re-opening
+// the port instead would cost mbufs: ports.h kAfXdpFillMbufs). set_aside throws if sluice's
+// program is not attached.
+struct SetAside {
+  int ifindex = 0;
+  uint32_t mode_flag = 0;
+  Fd prog;
+};
+SetAside set_aside(int ifindex);
+// Attaches it again in the mode it had; throws if another program took the interface meanwhile.
+void put_back(const SetAside& s);
+
 // sluice_nat_ports mapped into this process (read and write, shared with the program): the
 // SLUICE_XDP_NAT_WORDS words of the bitmap (sluice_xdp.h). A bit set here is seen by the
 // program's next packet. Movable, not copyable; unmaps when destroyed. The mapping keeps the
