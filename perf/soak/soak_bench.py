@@ -596,11 +596,12 @@ class Soak(fb.Bench):
                 self.marks.append(self.sample(f"cycle {k} empty"))
                 rec["end_s"] = self.since()
                 self.cycles.append(rec)
+                rss = "/".join(str((m["rss_kb"] or 0) // 1024) for m in self.marks
+                               if m["label"].startswith(f"cycle {k} "))
                 log(f"cycle {k}: add {rec['add_kernel_s']} s (+{rec['add_lag_s']} s), "
                     f"{how} (+{rec['del_lag_s']} s), check "
                     f"{'clean' if rec.get('check_full', {}).get('clean') else 'NOT clean'}, "
-                    f"RSS {self.marks[-2]['rss_kb'] and self.marks[-2]['rss_kb'] // 1024} / "
-                    f"{self.marks[-1]['rss_kb'] and self.marks[-1]['rss_kb'] // 1024} MiB")
+                    f"RSS loaded/checked/removed {rss} MiB")
         except Exception as e:  # noqa: BLE001 — recorded, the run goes on to its end
             self.error(f"route churn stopped: {type(e).__name__}: {e}")
 
@@ -978,8 +979,8 @@ def write_markdown(path, d):
         rt = sum(r.get("retransmits") or 0 for r in runs)
         zero = sum(r.get("zero_intervals") or 0 for r in runs)
         bad = [r for r in runs if r["exit_status"] != 0 and not r["stopped_by_soak"]]
-        L.append(f"| iperf3 {name} | {len(runs)} run(s), {len(bad)} failed (ended on their own with an "
-                 f"error); {tot / 1e6:,.0f} MB sent and acknowledged"
+        L.append(f"| iperf3 {name} | {len(runs)} run(s), {len(bad)} ended early with an error; "
+                 f"{tot / 1e6:,.0f} MB sent and acknowledged"
                  f"{f' ({tot * 8 / secs / 1e6:.1f} Mbit/s)' if secs else ''}, {rt:,} retransmits, "
                  f"{zero} one-second intervals with nothing sent |")
     for name, r in d["traffic"]["pings"].items():
