@@ -768,6 +768,33 @@ TEST_F(XdpProgram, NatPortsMapWritesReachTheProgram) {
   EXPECT_FALSE(moved.claimed(SLUICE_XDP_NAT_TCP, 0));
 }
 
+// A port's interface re-created: its new program's empty bitmap takes the old one's place
+// behind the same address (the workers keep their pointers) and its claims.
+TEST_F(XdpProgram, NatPortsMapTakeOverMovesTheClaimsToTheNewMap) {
+  Object other = load_object();
+  ASSERT_TRUE(other);
+  const int other_fd = map_fd(other.get(), SLUICE_XDP_NAT_PORTS_MAP);
+  NatPortsMap m = NatPortsMap::from_fd(nat_ports_, "test");
+  m.claim(SLUICE_XDP_NAT_TCP, 80);
+  uint64_t* const words = m.words();
+  NatPortsMap fresh = NatPortsMap::from_fd(other_fd, "test");
+  m.take_over(std::move(fresh), "test");
+  EXPECT_FALSE(fresh);
+  EXPECT_EQ(m.words(), words);
+  auto word_in = [](int fd, unsigned block, uint16_t port) {
+    const uint32_t key = SLUICE_XDP_NAT_WORD(block, port);
+    uint64_t w = 0;
+    EXPECT_EQ(bpf_map_lookup_elem(fd, &key, &w), 0);
+    return w;
+  };
+  EXPECT_EQ(word_in(other_fd, SLUICE_XDP_NAT_TCP, 80), SLUICE_XDP_NAT_BIT(80));  // copied
+  m.claim(SLUICE_XDP_NAT_UDP, 53);  // through the same pointer, now into the new map only
+  EXPECT_EQ(word_in(other_fd, SLUICE_XDP_NAT_UDP, 53), SLUICE_XDP_NAT_BIT(53));
+  EXPECT_EQ(word_in(nat_ports_, SLUICE_XDP_NAT_UDP, 53), 0u);
+  EXPECT_THROW(m.take_over(NatPortsMap(), "test"), std::runtime_error);
+  EXPECT_TRUE(m.claimed(SLUICE_XDP_NAT_TCP, 80));
+}
+
 TEST_F(XdpProgram, NatPortsMapRefusesOtherMaps) {
   EXPECT_THROW(NatPortsMap::from_fd(stats_, "test"), std::runtime_error);
   EXPECT_THROW(NatPortsMap::from_fd(local_, "test"), std::runtime_error);
