@@ -9,9 +9,9 @@
 #    Meanwhile the kernel changes (a route, a permanent neighbour, an address). The restarted
 #    sluiced takes the traffic back (IpForwDatagrams stops, sluice's forwarded rises) and has
 #    the new state (route get, neigh, addr, route check clean, a ping along the new route).
-#    Fails if: iperf3 stops or errs, the ping loses more than FAULTS_PING_LOSS_MAX (default
-#    25, half a second) replies, the kernel does not forward while sluiced is dead or goes on
-#    forwarding after the restart, or the restarted sluiced misses a change.
+#    Fails if: iperf3 stops or errs, the ping loses more than FAULTS_PING_OUTAGE_MAX (default
+#    40, 0.8 s) echoes in a row or 5 % in all, the kernel does not forward while sluiced is
+#    dead or goes on forwarding after the restart, or the restarted sluiced misses a change.
 # 2. r1, a port's interface, deleted and re-created with the same name, addresses and routes
 #    while pings cross r0 -> r1 and r0 -> r2. sluiced keeps running and forwarding r0 <-> r2
 #    (no loss there), `sluice link` says r1 is detached and why, its routes are gone (route
@@ -47,7 +47,8 @@ if ! [ -x "$sluiced" ] || ! [ -x "$SLUICE_CLI" ]; then
 fi
 sluiced="$(realpath "$sluiced")"
 SLUICE_CLI="$(realpath "$SLUICE_CLI")"
-PING_LOSS_MAX="${FAULTS_PING_LOSS_MAX:-25}"
+PING_OUTAGE_MAX="${FAULTS_PING_OUTAGE_MAX:-40}"
+IPERF_RATE="${FAULTS_IPERF_RATE:-400M}"
 OTHER_LOSS_PCT="${FAULTS_OTHER_LOSS_PCT:-3}"
 FLOOD_CLIENTS="${FAULTS_FLOOD_CLIENTS:-80}"
 FLOOD_SECONDS="${FAULTS_FLOOD_SECONDS:-12}"
@@ -129,8 +130,9 @@ wait_until() {
 }
 
 # Background pings every 20 ms: ping_start NAME NS DST, ping_stop NAME, ping_result NAME
-# ("sent lost gaps"; lost = echoes unanswered before the last answered one, plus any after it
-# but the very last, which SIGINT may cut).
+# ("sent lost longest gaps"; lost = echoes unanswered before the last answered one, plus any
+# after it but the very last, which SIGINT may cut; longest = the longest run of consecutive
+# unanswered echoes, the outage).
 declare -A PING_PIDS=()
 ping_start() {
   ip netns exec "$2" ping -n -i 0.02 -W 1 "$3" >"$SL_TMP/ping.$1" 2>&1 &
@@ -151,7 +153,11 @@ sent = int(m.group(1)) if m else 0
 top = max(seqs) if seqs else 0
 gaps = sorted(set(range(1, top + 1)) - seqs)
 lost = len(gaps) + max(0, sent - top - 1)
-print(sent, lost if sent else -1, ",".join(map(str, gaps[:30])) or "none")
+longest = run = 0
+for i, g in enumerate(gaps):
+    run = run + 1 if i and g == gaps[i - 1] + 1 else 1
+    longest = max(longest, run)
+print(sent, lost if sent else -1, longest, ",".join(map(str, gaps[:30])) or "none")
 EOF
 }
 # pings NS DST COUNT: how many of COUNT echoes (every 20 ms) came back.
@@ -209,7 +215,10 @@ bg_track $!
 wait_until 5 in_sink sh -c 'ss -Hltn "sport = :5201" | grep -q .'
 ping_start kill "$GEN" "$SINK_IP"
 t_start="$(now_ms)"
-in_gen timeout 60 iperf3 -c "$SINK_IP" -p 5201 -t 24 -i 1 --connect-timeout 3000 --json \
+# Paced (FAULTS_IPERF_RATE, default 400 Mbit/s, below what either router carries here): an
+# unpaced TCP flow fills the path and the 20 ms ping would measure its queue drops, not the
+# fault.
+in_gen timeout 60 iperf3 -c "$SINK_IP" -p 5201 -t 24 -i 1 -b "$IPERF_RATE" --connect-timeout 3000 --json \
   >"$SL_TMP/iperf3.json" 2>&1 &
 iperf_pid=$!
 bg_track "$iperf_pid"
@@ -257,10 +266,13 @@ check $? "the restarted sluiced takes the traffic back: over 2 s IpForwDatagrams
 wait "$iperf_pid"
 iperf_rc=$?
 ping_stop kill
-read -r sent lost gaps <<<"$(ping_result kill)"
-[ "$lost" -ge 0 ] && [ "$lost" -le "$PING_LOSS_MAX" ] && [ "$sent" -gt 500 ]
-check $? "ping gen -> sink every 20 ms through kill -9 and restart: $lost of $sent lost (limit $PING_LOSS_MAX)" \
-  "unanswered icmp_seq: $gaps" "$(tail -n 2 "$SL_TMP/ping.kill")"
+read -r sent lost longest gaps <<<"$(ping_result kill)"
+# What the fault may cost is an outage when the XDP programs change hands (at the kill, at the
+# restart); the rest is the path's own loss under iperf3.
+[ "$lost" -ge 0 ] && [ "$longest" -le "$PING_OUTAGE_MAX" ] && [ "$lost" -le $((sent / 20)) ] &&
+  [ "$sent" -gt 500 ]
+check $? "ping gen -> sink every 20 ms under iperf3 through kill -9 (near icmp_seq $((t_kill / 20))) and restart (near $((t_restart / 20))): longest outage $longest echoes (limit $PING_OUTAGE_MAX), $lost of $sent lost in all (limit 5 %; icmp_seq $gaps)" \
+  "$(tail -n 2 "$SL_TMP/ping.kill")"
 # iperf_phases JSON KILL READY TAKEN (ms since iperf3 began): "GOOD SUMMARY" of iperf3's 1 s
 # intervals by phase: before the kill, sluiced dead (the kernel forwards), after the takeover.
 iperf_phases() {
@@ -354,11 +366,11 @@ s1="$(jstat forwarded)"
 check $? "sluiced forwards gen -> sink on the new r1: ${rx:-0}/50, forwarded $s0 -> $s1, IpForwDatagrams $f0 -> $f1"
 ping_stop far
 ping_stop sink
-read -r sent lost gaps <<<"$(ping_result far)"
+read -r sent lost longest gaps <<<"$(ping_result far)"
 [ "$lost" -ge 0 ] && [ "$lost" -le $((sent * OTHER_LOSS_PCT / 100 + 2)) ]
 check $? "gen -> far (r0 -> r2) every 20 ms through r1's deletion and re-creation: $lost of $sent lost (limit $OTHER_LOSS_PCT % + 2)" \
   "unanswered icmp_seq: $gaps"
-read -r sent lost gaps <<<"$(ping_result sink)"
+read -r sent lost longest gaps <<<"$(ping_result sink)"
 sl_log "gen -> sink meanwhile: $lost of $sent lost (r1 was gone)"
 # DPDK 22.11's af_xdp driver keeps the 2048 mbufs a queue posted to its fill ring when the
 # port is closed (dataplane/ports.h kAfXdpFillMbufs): the one loss allowed.
@@ -453,7 +465,7 @@ check $? "sluiced survives the flood: $summary" "$(cat "$SL_TMP/flood.err")"
 check $? "the CLI during the flood: $ok_cli route check/stats answered correctly, $busy_cli refused busy, $bad_cli failed otherwise" \
   "$(grep -vE '^(check|stats) 0' "$SL_TMP/cli.log" | sort | uniq -c | head -n 10)"
 ping_stop flood
-read -r sent lost gaps <<<"$(ping_result flood)"
+read -r sent lost longest gaps <<<"$(ping_result flood)"
 [ "$lost" -ge 0 ] && [ "$lost" -le $((sent * OTHER_LOSS_PCT / 100 + 2)) ] && [ "$sent" -gt 100 ]
 check $? "ping gen -> sink every 20 ms during the flood: $lost of $sent lost (limit $OTHER_LOSS_PCT % + 2)" "unanswered icmp_seq: $gaps"
 fds_back() { [ "$(proc_fds)" -le "$fds0" ]; }
