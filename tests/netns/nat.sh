@@ -17,7 +17,8 @@
 #   3 traceroute (UDP and ICMP) lan1 -> far: time-exceeded from beyond the NAT gets back in
 #   4 curl wan -> 203.0.113.1:8080 reaches lan2's nginx, which logs the client as 203.0.113.2
 #   5 nmap from wan: on 203.0.113.1 only tcp 8080 is open; with a route to 192.168.0.0/16
-#     via the router, lan2 is unreachable from wan (filtered, no ping, no curl)
+#     via the router, lan2 is unreachable from wan (filtered, no ping, no curl), and nmap's
+#     host discovery (ICMP, TCP, UDP, GRE, SCTP) finds no inside host and lan2 sees none of it
 #   6 hairpin: curl lan1 -> 203.0.113.1:8080 reaches lan2, logged as from 203.0.113.1
 #   7 (sluice only) `sluice nat sessions --json` lists the sessions, `sluice stats` counts
 #     translated packets, and rtr's kernel forwarded nothing (IpForwDatagrams)
@@ -228,6 +229,27 @@ lines_after="$(wc -l <"$LAN2_LOG")"
 [ "$body" != "$LAN2_PAGE" ] && [ "$lines_after" = "$lines_before" ]
 check $? "curl wan -> http://$LAN2_IP/ fails, lan2's nginx saw nothing: ${body:-empty}" \
   "$(tail -n 3 "$LAN2_LOG" 2>&1)"
+
+# Host discovery by every means nmap has (echo, timestamp and netmask requests, TCP SYN and
+# ACK, UDP, and the IP protocols GRE and SCTP) finds no inside host, and nothing of it even
+# reaches lan2: tcpdump there sees no packet from wan. (sluice forwarded GRE, SCTP and ICMP
+# timestamp requests inside until the filter covered every protocol; nmap saw no answer, the
+# inside host did get them.)
+cap="$SL_TMP/lan2-discovery"
+# Not through in_lan2: a backgrounded function is a subshell, which ignores the SIGINT below.
+ip netns exec "$LAN2" tcpdump -i l0 -n -U -Z root -w "$cap.pcap" "src host $WAN_IP" 2>"$cap.err" &
+cap_pid=$!
+bg_track "$cap_pid"
+for ((i = 0; i < 50; i++)); do grep -qs 'listening on' "$cap.err" && break; sleep 0.1; done
+out="$(in_wan timeout 120 nmap -n -sn -T4 --max-retries 1 -PE -PP -PM -PS22,80 -PA80 -PU53 \
+  -PO47,132 -oG - "$LAN1_IP" "$LAN2_IP" 2>&1)"
+sleep 0.3
+kill -INT "$cap_pid" 2>/dev/null
+wait "$cap_pid" 2>/dev/null
+seen="$(tcpdump -r "$cap.pcap" -n 2>/dev/null | wc -l)"
+grep -q '(0 hosts up)' <<<"$out" && [ "$seen" = 0 ]
+check $? "nmap host discovery from wan (ICMP, TCP, UDP, GRE, SCTP) finds no inside host, lan2 \
+received $seen of its probes" "$out" "$(tcpdump -r "$cap.pcap" -n 2>/dev/null | head -n 10)"
 
 # --- 6: hairpin ----------------------------------------------------------------------------------
 body="$(http_get "$LAN1" "http://$RTR_OUT_IP:$FWD_PORT/" lan1-hairpin)"
