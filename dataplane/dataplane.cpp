@@ -234,7 +234,12 @@ Dataplane::Dataplane(const DataplaneConfig& cfg) : cfg_(cfg) {
     graph_names_.push_back(unique("sluice-w"));
     PacketGraph::create(*w, graph_names_.back());
   }
-  poll_registered_.assign(nw, false);
+  // poll() mode: the callers' threads are registered here, once, rather than by each at its
+  // first poll(): a vector<bool> of "registered" flags written from two workers' threads was a
+  // data race (ThreadSanitizer, tests/packet/concurrency_test.cpp). A registered thread that is
+  // offline between two poll() calls holds no grace period up.
+  if (!cfg_.launch_workers)
+    for (unsigned i = 0; i < nw; ++i) rte_rcu_qsbr_thread_register(qsbr_, i);
   resolver_ = std::make_unique<NeighbourResolver>(
       *fs_, pool_, cfg_.neighbours,
       [this](rte_mbuf* m) { return rte_ring_sp_enqueue(workers_[0]->inject, m) == 0; });
@@ -396,10 +401,6 @@ void Dataplane::take_back_port(uint16_t port) {
 }
 
 void Dataplane::poll(unsigned w) {
-  if (!poll_registered_[w]) {
-    rte_rcu_qsbr_thread_register(qsbr_, w);
-    poll_registered_[w] = true;
-  }
   rte_rcu_qsbr_thread_online(qsbr_, w);
   nat_worker_turn(*workers_[w]);
   rte_graph_walk(workers_[w]->graph);

@@ -156,7 +156,6 @@ class Dataplane {
   std::vector<rte_ring*> handoffs_;  // TX hand-off rings (ports with fewer queues than workers)
   std::unique_ptr<NeighbourResolver> resolver_;
   std::atomic<bool> running_{false};
-  std::vector<bool> poll_registered_;
   double last_tick_ = 0;
   std::vector<uint32_t> xdp_locals_;             // what the XDP maps hold now
   bool xdp_locals_stale_ = false;                // a port's program is new: write them all again
