@@ -102,7 +102,7 @@ uint32_t SessionTable::insert(const FlowKey& inside, const FlowKey& outside, uin
   index_insert(in_index_, inside, id);
   index_insert(out_index_, outside, id);
   wheel_link(id);
-  ++size_;
+  size_.store(size_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   return id;
 }
 
@@ -112,7 +112,7 @@ void SessionTable::erase(uint32_t id) {
   index_erase(out_index_, s.outside, false);
   wheel_unlink(id);
   free_.push_back(id);
-  --size_;
+  size_.store(size_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
 }
 
 }  // namespace sluice::nat

@@ -13,6 +13,7 @@
 // removed and reported. One owner thread, no locks, no allocation after construction.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -107,7 +108,8 @@ class SessionTable {
   template <class F>
   size_t expire(uint32_t now, F&& expired);
 
-  size_t size() const { return size_; }
+  // Safe from any thread (`sluice stats` reads it while the owning worker runs).
+  size_t size() const { return size_.load(std::memory_order_relaxed); }
   uint32_t capacity() const { return cfg_.capacity; }
   size_t bytes() const;  // memory held: sessions, indexes, wheel
 
@@ -131,7 +133,9 @@ class SessionTable {
   std::vector<uint32_t> wheel_;  // head of each slot's list
   uint32_t wheel_now_ = 0;       // every slot before this second has been processed
   bool wheel_started_ = false;
-  size_t size_ = 0;
+  // Written by the owning worker only, read by others: relaxed, like the engine's counters (a
+  // plain size_t read by the control thread was a data race; ThreadSanitizer).
+  std::atomic<size_t> size_{0};
 };
 
 template <class F>
