@@ -237,6 +237,17 @@ void ControlServer::accept_clients(double now) {
     if (clients_.size() >= kMaxClients)
       std::erase_if(clients_, [](const auto& c) { return c->state == Client::State::kClosed; });
     if (clients_.size() >= kMaxClients) {
+      Client* slowest = nullptr;
+      for (auto& c : clients_)
+        if (c->state == Client::State::kReading && (!slowest || c->deadline < slowest->deadline))
+          slowest = c.get();
+      if (slowest && now - (slowest->deadline - control::kRequestTimeout) >= kEvictAfter) {
+        ++counters_.evicted;
+        slowest->close();
+        std::erase_if(clients_, [](const auto& c) { return c->state == Client::State::kClosed; });
+      }
+    }
+    if (clients_.size() >= kMaxClients) {
       // One best-effort send of a short reply (it fits any socket buffer), then close:
       // holding the connection would spend the descriptor the cap exists to protect.
       ++counters_.errors;

@@ -33,6 +33,11 @@ class ControlServer {
   // Most clients served at once; further connections get a status-2 "busy" reply and are
   // closed, so a connection flood cannot exhaust the daemon's descriptors.
   static constexpr std::size_t kMaxClients = 64;
+  // With every slot taken, a client still without a complete request after this long gives
+  // its slot to a new one. The CLI sends its request as it connects, so only silent and
+  // slowloris clients wait this long; without eviction 64 of them locked operators out for
+  // the whole request timeout, again and again.
+  static constexpr double kEvictAfter = 0.5;
 
   // Creates the parent directory (0755) if missing, refuses a path where a live server
   // answers, replaces a stale socket file, binds with mode 0600 and listens.
@@ -60,6 +65,7 @@ class ControlServer {
     uint64_t rejected_peers = 0;  // peers other than root and the daemon's euid
     uint64_t oversized = 0;       // requests without a newline within kMaxRequest bytes
     uint64_t timeouts = 0;        // silent requests and stalled replies
+    uint64_t evicted = 0;         // slow senders dropped to make room for a new client
   };
   Counters counters() const { return counters_; }
 

@@ -469,6 +469,20 @@ TEST_F(ControlServerTest, ExtraClientsBeyondTheCapAreTurnedAway) {
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.body.find("busy"), std::string::npos) << r.body;
   EXPECT_EQ(server.clients(), ControlServer::kMaxClients);
+  // Half a second later the silent ones are slot hogs: the oldest makes room for a new client.
+  const int late = connect_to(path);
+  send_all(late, control::encode_request({"echo", "late"}));
+  server.service(ControlServer::kEvictAfter);
+  const RawReply rl = read_reply(late);
+  ::close(late);
+  EXPECT_EQ(rl.status, 0) << rl.body;
+  EXPECT_EQ(server.counters().evicted, 1u);
+  char b;
+  EXPECT_EQ(::recv(idle.front(), &b, 1, 0), 0)
+      << "the oldest silent client was not the one dropped";
+  ::close(idle.front());
+  idle.erase(idle.begin());
+  server.service(ControlServer::kEvictAfter);
   // Once one leaves, a new client is served.
   ::close(idle.back());
   idle.pop_back();
