@@ -12,6 +12,7 @@ SLUICE_PACKAGES=(
   iproute2 iputils-ping traceroute iputils-tracepath iperf3 tcpdump ethtool procps
   nginx-light nmap iptables nftables curl tshark python3-matplotlib
   python3-minimal
+  libtsan2  # gcc's ThreadSanitizer runtime (scripts/test's tsan suite)
 )
 
 log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
