@@ -27,8 +27,11 @@ uint16_t arp_input(rte_graph* graph, rte_node* node, void** objs, uint16_t n) {
     rte_edge_t next;
     auto* arp = rte_pktmbuf_mtod(m, rte_arp_hdr*);
     const uint16_t port = meta(m).rx_port;
-    const uint16_t op = rte_be_to_cpu_16(arp->arp_opcode);
-    if (m->data_len < sizeof(rte_arp_hdr) || arp->arp_hardware != RTE_BE16(RTE_ARP_HRD_ETHER) ||
+    // The opcode only once the header is known to be there: a truncated ARP frame ends before
+    // it (found by fuzzing, tests/fuzz/regressions/packet-graph/).
+    const bool whole = m->data_len >= sizeof(rte_arp_hdr);
+    const uint16_t op = whole ? rte_be_to_cpu_16(arp->arp_opcode) : 0;
+    if (!whole || arp->arp_hardware != RTE_BE16(RTE_ARP_HRD_ETHER) ||
         arp->arp_protocol != RTE_BE16(RTE_ETHER_TYPE_IPV4) || arp->arp_hlen != 6 ||
         arp->arp_plen != 4 || (op != RTE_ARP_OP_REQUEST && op != RTE_ARP_OP_REPLY) ||
         (arp->arp_data.arp_sha.addr_bytes[0] & 1)) {
