@@ -454,6 +454,10 @@ std::optional<Message> decode_netconf(const nlmsghdr* h) {
 
 }  // namespace
 
+bool message_ok(const nlmsghdr* h, int left) {
+  return mnl_nlmsg_ok(h, left) && h->nlmsg_len <= static_cast<unsigned>(left);
+}
+
 std::optional<Message> decode(const nlmsghdr* h) {
   switch (h->nlmsg_type) {
     case RTM_NEWLINK:

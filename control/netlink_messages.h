@@ -183,6 +183,13 @@ struct Netconf {
 using Message =
     std::variant<Link, Address, Route, Neighbour, Nexthop, Netconf, BridgeLink, BridgeFdb, Vlan>;
 
+// Whether `h` is a whole message within the `left` bytes of a received buffer: what
+// mnl_nlmsg_ok() checks, but without its flaw. libmnl compares (int)nlmsg_len with `left`, so a
+// length of 2^31 or more passes as negative and mnl_nlmsg_next() then steps far outside the
+// buffer (found by fuzzing, tests/fuzz/regressions/netlink/). Every walk over received
+// messages uses this with mnl_nlmsg_next().
+bool message_ok(const nlmsghdr* h, int left);
+
 // One message (header included). nullopt for anything not decoded: other families, other
 // types, truncated or malformed attributes.
 std::optional<Message> decode(const nlmsghdr* h);

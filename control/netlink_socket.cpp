@@ -17,6 +17,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "control/netlink_messages.h"
+
 namespace sluice::netlink {
 namespace {
 
@@ -61,7 +63,7 @@ namespace {
 size_t each_message(const char* buf, size_t len, const MessageFn& f, uint64_t* errors) {
   size_t seen = 0;
   int left = static_cast<int>(len);
-  for (auto* h = reinterpret_cast<const nlmsghdr*>(buf); mnl_nlmsg_ok(h, left);
+  for (auto* h = reinterpret_cast<const nlmsghdr*>(buf); message_ok(h, left);
        h = mnl_nlmsg_next(h, &left)) {
     if (h->nlmsg_type == NLMSG_ERROR) {
       const auto* e = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(h));
@@ -164,7 +166,7 @@ void Socket::dump(std::vector<uint8_t> request, const MessageFn& f) {
       fail("receive during a dump");
     }
     int left = static_cast<int>(n);
-    for (auto* m = reinterpret_cast<const nlmsghdr*>(buf_.data()); mnl_nlmsg_ok(m, left);
+    for (auto* m = reinterpret_cast<const nlmsghdr*>(buf_.data()); message_ok(m, left);
          m = mnl_nlmsg_next(m, &left)) {
       if (m->nlmsg_seq != seq) continue;  // late errors of earlier requests
       if (m->nlmsg_flags & NLM_F_DUMP_INTR) interrupted = true;
