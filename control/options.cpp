@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 
@@ -24,6 +25,29 @@ std::pair<std::string, std::string> split_eq(const std::string& opt, const std::
   if (eq == std::string::npos || eq == 0 || eq + 1 == s.size())
     throw bad(opt, s, std::string("expected ") + form);
   return {s.substr(0, eq), s.substr(eq + 1)};
+}
+
+// Boost 1.74 builds an error's message by replacing each placeholder ("%value%", "%option%",
+// ...) until none is left, so an option or value that contains its own placeholder
+// (`--workers %value%`, `--%canonical_option%`) makes what() loop forever, growing the message
+// without bound (found by fuzzing, tests/fuzz/regressions/options/). The user's text is shown
+// with its '%' signs as '?' before the message is built.
+std::string error_message(po::error& e) {
+  if (auto* named = dynamic_cast<po::error_with_option_name*>(&e)) {
+    // m_substitutions is protected: read through a derived class's pointer to member.
+    struct Substitutions : po::error_with_option_name {
+      static std::map<std::string, std::string> of(const po::error_with_option_name& x) {
+        return x.*(&Substitutions::m_substitutions);
+      }
+    };
+    for (auto [name, value] : Substitutions::of(*named)) {
+      if (value.find('%') == std::string::npos) continue;
+      for (char& c : value)
+        if (c == '%') c = '?';
+      named->set_substitute(name, value);
+    }
+  }
+  return e.what();
 }
 
 constexpr int64_t kMaxNatSessions = nat::SessionTable::kMaxCapacity;  // 2^24 - 1
@@ -338,8 +362,8 @@ std::optional<SluicedOptions> parse_sluiced_options(int argc, const char* const*
       po::store(po::parse_config_file(in, desc), vm);
     }
     po::notify(vm);
-  } catch (const po::error& e) {
-    throw std::invalid_argument(e.what());
+  } catch (po::error& e) {
+    throw std::invalid_argument(error_message(e));
   }
   if (vm.count("help")) {
     std::cout << desc << "\n";
