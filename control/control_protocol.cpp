@@ -24,9 +24,12 @@ std::vector<std::string> decode_request(std::string_view line) {
   json j;
   try {
     j = json::parse(line);
-  } catch (const json::parse_error& e) {
-    // nlohmann's message starts with "[json.exception.parse_error.101] "; the part after
-    // the bracket says where and why, which is what a user of a hand-written client needs.
+  } catch (const json::exception& e) {
+    // Not only parse_error: a number too large for a double is out_of_range.406 (found by
+    // fuzzing, tests/fuzz/regressions/control-protocol/), which used to escape to the server's
+    // last-resort handler and drop every client. nlohmann's message starts with
+    // "[json.exception.parse_error.101] "; the part after the bracket says where and why, which
+    // is what a user of a hand-written client needs.
     std::string what = e.what();
     if (const auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
     throw std::invalid_argument("malformed request: " + what);
@@ -60,7 +63,7 @@ ReplyHeader decode_reply_header(std::string_view line) {
   json j;
   try {
     j = json::parse(line);
-  } catch (const json::parse_error&) {
+  } catch (const json::exception&) {  // parse_error, or out_of_range for a huge number
     throw std::invalid_argument("malformed reply header (not JSON)");
   }
   if (!j.is_object()) throw std::invalid_argument("malformed reply header (not an object)");
