@@ -208,6 +208,25 @@ run "$ssock" graph
 grep -q '^digraph sluice {' <<<"$out" && grep -q '"ip4-lookup" -> "ip4-forward";' <<<"$out" &&
   grep -q '"port-rx"' <<<"$out"
 check $? "graph: Graphviz dot with the nodes and edges" "$(head -n 5 <<<"$out")"
+# docs/architecture.md shows this graph: docs/graph.dot must be the daemon's output, and
+# docs/graph.svg must draw exactly its nodes and edges (scripts/docs-graph regenerates both).
+docs="$here/../../docs"
+diff <(printf '%s\n' "$out") "$docs/graph.dot" >"$SL_TMP/graph.diff"
+check $? "graph: docs/graph.dot is up to date (else run scripts/docs-graph)" "$(head -n 20 "$SL_TMP/graph.diff")"
+/usr/bin/python3 - "$docs/graph.dot" "$docs/graph.svg" <<'PY'
+import html, re, sys
+dot, svg = (open(f).read() for f in sys.argv[1:])
+edges = set(re.findall(r'^  "([^"]+)" -> "([^"]+)";$', dot, re.M))
+nodes = {n for e in edges for n in e} | set(re.findall(r'^  "([^"]+)" \[', dot, re.M))
+titles = [html.unescape(t) for t in re.findall(r'<title>([^<]*)</title>', svg)]
+svg_edges = {tuple(t.split("->")) for t in titles if "->" in t}
+svg_nodes = {t for t in titles if "->" not in t and t != "sluice"}
+bad = (nodes ^ svg_nodes) | {"->".join(e) for e in edges ^ svg_edges}
+if not edges or bad:
+    print("differ:", sorted(bad)[:20])
+    sys.exit(1)
+PY
+check $? "graph: docs/graph.svg draws docs/graph.dot's nodes and edges"
 
 # NAT rules: the config file's, then added and deleted through the CLI.
 run "$ssock" nat show
