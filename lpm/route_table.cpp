@@ -69,6 +69,19 @@ RouteTable::RouteTable(const Config& cfg) : cfg_(cfg) {
   leaves_[0] = kNoRoute;
   leaves_bump_ = 1;
   chunks_ = std::make_unique<Chunk[]>(kChunks);
+  nonempty_ = std::make_unique<uint64_t[]>(kChunks / 64);  // zeroed
+}
+
+void RouteTable::chunk_resized(size_t c, size_t capacity_before) {
+  const std::vector<LongRoute>& v = chunks_[c].routes;
+  long_capacity_ += v.capacity();
+  long_capacity_ -= capacity_before;
+  const uint64_t bit = uint64_t(1) << (c % 64);
+  if (v.empty()) {
+    nonempty_[c / 64] &= ~bit;
+  } else {
+    nonempty_[c / 64] |= bit;
+  }
 }
 
 RouteTable::~RouteTable() {
@@ -336,11 +349,14 @@ Status RouteTable::upsert(Prefix p, NextHop nh, bool may_exist) {
     }
     return Status::ok;
   }
+  const size_t capacity = v.capacity();
   it = v.insert(it, LongRoute{p.addr().host(), uint8_t(p.len()), nh});
   if (publish_chunk(c) != Status::ok) {
     v.erase(it);
+    chunk_resized(c, capacity);
     return Status::no_memory;
   }
+  chunk_resized(c, capacity);
   ++routes_;
   return Status::ok;
 }
@@ -367,12 +383,15 @@ Status RouteTable::remove(Prefix p) {
     return Status::not_found;
   }
   const LongRoute gone = *it;
+  const size_t capacity = v.capacity();
   v.erase(it);
   if (publish_chunk(c) != Status::ok) {
     v.insert(find_long(v, p), gone);
+    chunk_resized(c, capacity);
     return Status::no_memory;
   }
   if (v.empty()) v.shrink_to_fit();
+  chunk_resized(c, capacity);
   --routes_;
   return Status::ok;
 }
@@ -385,6 +404,8 @@ void RouteTable::clear() {
     retire_subtree(old);
   }
   for (size_t c = 0; c < kChunks; ++c) chunks_[c] = Chunk{};
+  std::fill_n(nonempty_.get(), kChunks / 64, 0);
+  long_capacity_ = 0;
   short_.clear();
   routes_ = 0;
 }
@@ -434,9 +455,8 @@ RouteTable::Stats RouteTable::stats() const {
   // The RIB: hash nodes of short routes (node + key/value + bucket pointer), the chunk vectors
   // and the per-chunk arrays.
   s.rib_bytes = short_.size() * (sizeof(void*) * 2 + sizeof(uint64_t) + sizeof(NextHop)) +
-                short_.bucket_count() * sizeof(void*) + kChunks * sizeof(Chunk);
-  for (size_t c = 0; c < kChunks; ++c)
-    s.rib_bytes += chunks_[c].routes.capacity() * sizeof(LongRoute);
+                short_.bucket_count() * sizeof(void*) + kChunks * sizeof(Chunk) +
+                long_capacity_ * sizeof(LongRoute) + kChunks / 8;
   s.retired_blocks = retired_.size();
   return s;
 }

@@ -497,6 +497,12 @@ TEST(RouteTableEdge, StatsSanity) {
   EXPECT_GT(full.leaves_used, 0u);
   EXPECT_GE(full.fib_bytes, empty.fib_bytes);
   EXPECT_GT(full.rib_bytes, empty.rib_bytes);
+  // The listing walks only the chunks that hold long routes (a bitmap kept with the RIB):
+  // every route, in (address, length) order, the short ones merged in between.
+  std::vector<Prefix> sorted = ps, listed;
+  std::sort(sorted.begin(), sorted.end());
+  for (const Route& r : t.routes()) listed.push_back(r.prefix);
+  EXPECT_EQ(listed, sorted);
 
   std::vector<Prefix> order = ps;
   std::mt19937_64 rng(kEdgeSeed);  // fixed seed: removal order
@@ -508,6 +514,8 @@ TEST(RouteTableEdge, StatsSanity) {
   t.reclaim(true);
   const RouteTable::Stats after = t.stats();
   EXPECT_EQ(after.routes, 0u);
+  EXPECT_TRUE(t.routes().empty());
+  EXPECT_LT(after.rib_bytes, full.rib_bytes) << "the long routes' vectors are given back";
   EXPECT_EQ(after.nodes_used, 0u) << "FIB nodes leaked";
   EXPECT_EQ(after.leaves_used, 0u) << "FIB leaves leaked";
   EXPECT_EQ(after.retired_blocks, 0u) << "without a GracePeriod blocks are recycled at once";
