@@ -28,6 +28,7 @@ fi
 want=128 # 2 MB pages: sluiced takes ~20, each dumpcap a few
 old_hp="$(cat "$nr")"
 huge_dir=""
+# shellcheck disable=SC2317  # run by the EXIT trap
 capture_down() {
   local rc=$?
   topo_down
@@ -54,6 +55,7 @@ huge_dir="$(mktemp -d "/tmp/sl-huge-$SL_ID.XXXXXX")"
 SLUICED_LOG="$SL_TMP/sluiced.log"
 SLUICE_SOCK="$SL_TMP/sluice.sock"
 # unshare and ip netns exec both exec, so $! is sluiced itself.
+# shellcheck disable=SC2016  # the inner sh expands $1 and $@
 unshare -m --propagation private sh -c 'mount -t hugetlbfs nodev "$1" && shift && exec "$@"' \
   sh "$huge_dir" ip netns exec "$RTR" "$sluiced" --port r0 --port r1 \
   --control-socket "$SLUICE_SOCK" --file-prefix "$SLUICED_PREFIX" >"$SLUICED_LOG" 2>&1 &
