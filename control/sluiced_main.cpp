@@ -20,6 +20,7 @@
 #include "control/kernel_mirror.h"
 #include "control/options.h"
 #include "dataplane/dataplane.h"
+#include "dataplane/packet_capture.h"
 #include "lpm/route_file.h"
 
 namespace {
@@ -151,6 +152,8 @@ int main(int argc, char** argv) {
   }
   int rc = 0;
   try {
+    // dpdk-dumpcap's server (docs/capture.md); outlives the dataplane, whose ports it taps.
+    const sluice::PacketCapture capture;
     sluice::DataplaneConfig dc;
     dc.ports = o.ports;
     dc.workers = o.workers;
