@@ -33,7 +33,7 @@ fi
 sluiced="$(realpath "$sluiced")"
 SLUICE_CLI="$(realpath "$SLUICE_CLI")"
 ROUTES="${ROUTING_ROUTES:-10000}"
-CONVERGE_WITHIN=60  # seconds for a route change to reach the kernel and sluice
+CONVERGE_WITHIN=30  # seconds for a route change to reach the kernel and sluice
 BGP_NH="$SINK_IP"   # isp's address on the link: the BGP next hop of every route
 BGP_NH2=10.2.0.3    # isp's second address: its second BGP speaker's, for the ECMP part
 RTR_AS=65001
