@@ -11,6 +11,7 @@ SLUICE_PACKAGES=(
   clang llvm libbpf-dev libxdp-dev libboost-program-options-dev libmnl-dev libnuma-dev nlohmann-json3-dev
   iproute2 iputils-ping traceroute iputils-tracepath iperf3 tcpdump ethtool procps
   nginx-light nmap iptables nftables curl tshark python3-matplotlib
+  bird2  # a routing daemon feeding the kernel sluice mirrors (tests/netns/routing_daemon.sh)
   python3-minimal
   libtsan2  # gcc's ThreadSanitizer runtime (scripts/test's tsan suite)
 )

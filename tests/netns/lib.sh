@@ -109,7 +109,7 @@ topo_trap() {
 topo_reap() {
   local n pid
   for n in $(ip netns list 2>/dev/null | awk '{print $1}'); do
-    [[ "$n" =~ ^sl-(gen|rtr|sink|lan1|lan2|wan|far)-([0-9]+)$ ]] || continue
+    [[ "$n" =~ ^sl-(gen|rtr|sink|isp|lan1|lan2|wan|far)-([0-9]+)$ ]] || continue
     pid="${BASH_REMATCH[2]}"
     if [ "$pid" = "$SL_ID" ] || kill -0 "$pid" 2>/dev/null; then continue; fi
     sl_log "removing namespace $n, left by an earlier run"
