@@ -32,8 +32,27 @@ ensure_packages() {
   log "installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq || die "apt-get update failed"
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
-    die "apt-get install ${missing[*]} failed"
+  # Some of these packages are daemons the tests run only inside their own namespaces (nginx,
+  # bird). Debian would start them in the root namespace on install and at every boot: a
+  # policy-rc.d that refuses (exit 101, invoke-rc.d's "action forbidden") keeps them from
+  # starting now, and their units are disabled afterwards.
+  local policy=/usr/sbin/policy-rc.d own_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && own_policy=1
+  fi
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  local rc=$?
+  [ "$own_policy" -eq 0 ] || rm -f "$policy"
+  [ "$rc" -eq 0 ] || die "apt-get install ${missing[*]} failed"
+  if command -v systemctl >/dev/null; then
+    for p in "${missing[@]}"; do
+      case "$p" in
+        bird2) systemctl disable bird.service >/dev/null 2>&1 ;;
+        nginx-light) systemctl disable nginx.service >/dev/null 2>&1 ;;
+      esac
+    done
+  fi
+  return 0
 }
 
 # The real Internet table (901,899 IPv4 prefixes): $SLUICE_FULLVIEW, else ../shared/data/ beside
