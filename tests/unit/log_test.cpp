@@ -10,8 +10,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -182,15 +182,16 @@ TEST_F(LogTest, ConcurrentLinesNeverMix) {
   for (std::thread& w : writers) w.join();
   done = true;
   reader.join();
-  const std::regex line("sluiced: info: thread ([0-9]) line ([0-9]+) p{300} end");
   std::vector<int> next(kThreads, 0);
   std::istringstream in(collected);
   int count = 0;
   for (std::string l; std::getline(in, l); ++count) {
-    std::smatch m;
-    ASSERT_TRUE(std::regex_match(l, m, line)) << l.substr(0, 120);
-    const int t = std::stoi(m[1]);
-    EXPECT_EQ(std::stoi(m[2]), next[t]++);  // each thread's lines in its order
+    int t = -1, i = -1, rest = 0;
+    const bool parsed =
+        std::sscanf(l.c_str(), "sluiced: info: thread %d line %d %n", &t, &i, &rest) == 2;
+    ASSERT_TRUE(parsed && t >= 0 && t < kThreads && l.substr(size_t(rest)) == pad + " end")
+        << l.substr(0, 120);
+    EXPECT_EQ(i, next[t]++);  // each thread's lines whole, in its order
   }
   EXPECT_EQ(count, kThreads * kLines);
 }
