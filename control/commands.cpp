@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <tuple>
 
+#include "dataplane/log.h"
 #include "dataplane/packet_graph.h"
 
 namespace sluice {
@@ -205,6 +206,15 @@ std::optional<uint16_t> parse_vid(const std::string& v) {
   const unsigned long n = std::stoul(v);
   if (n < 1 || n > 4094) return std::nullopt;
   return static_cast<uint16_t>(n);
+}
+
+// A change made through the control socket is an operational event: one info line, in the
+// command's own words, once it has succeeded.
+void log_change(const std::string& command, const std::vector<std::string>& words) {
+  if (!log::enabled(log::Level::kInfo)) return;
+  std::string line = command;
+  for (const std::string& w : words) line += " " + w;
+  log::info("control: %s", line.c_str());
 }
 
 std::optional<uint32_t> parse_ageing(const std::string& v) {
@@ -516,6 +526,7 @@ CommandReply Commands::route_add(const std::vector<std::string>& w, bool del) {
     if (i != w.size()) usage_error("route del takes only the PREFIX");
     const std::string err = del_static_route(*p);
     if (!err.empty()) throw std::invalid_argument(err);
+    log_change("route del", w);
     return ok(std::string());
   }
   while (i < w.size()) {
@@ -537,6 +548,7 @@ CommandReply Commands::route_add(const std::vector<std::string>& w, bool del) {
     usage_error("route add " + p->str() + ": needs via GATEWAY or dev PORT");
   const std::string err = add_static_route(*p, t);
   if (!err.empty()) throw std::invalid_argument(err);
+  log_change("route add", w);
   return ok(std::string());
 }
 
@@ -1045,6 +1057,7 @@ CommandReply Commands::nat_masquerade(const std::string& verb, const std::string
     rules.masquerade.erase(it);
   }
   dp_.set_nat_rules(std::move(rules));
+  log_change("nat masquerade " + verb, {nat::format(*spec)});
   return ok(std::string());
 }
 
@@ -1081,6 +1094,7 @@ CommandReply Commands::nat_forward(const std::string& verb, const std::string& t
     rules.forward.erase(it);
   }
   dp_.set_nat_rules(std::move(rules));
+  log_change("nat forward " + verb, {text});
   return ok(std::string());
 }
 
@@ -1141,6 +1155,7 @@ CommandReply Commands::bridge(const std::vector<std::string>& w, bool json_out) 
     }
     const std::string err = br.del(name);
     if (!err.empty()) throw std::invalid_argument(err);
+    log_change("bridge del", {name});
     return ok(std::string());
   }
   if (sub == "set") return bridge_set(w);
@@ -1333,6 +1348,7 @@ CommandReply Commands::bridge_add(const std::vector<std::string>& w) {
   if (members.empty()) usage_error(std::string(form) + ": no member PORT");
   const std::string err = dp_.bridges().add(c, members);
   if (!err.empty()) throw std::invalid_argument(err);
+  log_change("bridge add", w);
   return ok(std::string());
 }
 
@@ -1348,6 +1364,7 @@ CommandReply Commands::bridge_set(const std::vector<std::string>& w) {
   if (!s) usage_error("ageing '" + w[4] + "': use 0-1000000 seconds (0: no learning)");
   const std::string err = br.set_ageing(w[2], *s);
   if (!err.empty()) throw std::invalid_argument(err);
+  log_change("bridge set", {w[2], "ageing", w[4]});
   return ok(std::string());
 }
 
@@ -1392,6 +1409,7 @@ CommandReply Commands::bridge_fdb_change(const std::vector<std::string>& w, bool
   if (!del) {
     const std::string err = br.add_static(c.name, *mac, port, vid);
     if (!err.empty()) throw std::invalid_argument(err);
+    log_change(verb, w);
     return ok(std::string());
   }
   if (port) {
@@ -1403,6 +1421,7 @@ CommandReply Commands::bridge_fdb_change(const std::vector<std::string>& w, bool
   }
   const std::string err = br.del_static(c.name, *mac, vid);
   if (!err.empty()) throw std::invalid_argument(err);
+  log_change(verb, w);
   return ok(std::string());
 }
 

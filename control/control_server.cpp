@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "control/control_protocol.h"
+#include "dataplane/log.h"
 
 namespace sluice {
 
@@ -214,6 +215,7 @@ void ControlServer::service(double now) {
     // Only allocation failure can get here. Dropping every client frees their buffers and
     // keeps the daemon running; the clients see a truncated reply and say so.
     ++counters_.errors;
+    log::error("control: %zu client(s) dropped: out of memory", clients_.size());
     clients_.clear();
   }
 }
@@ -228,6 +230,9 @@ void ControlServer::accept_clients(double now) {
       // Out of descriptors or memory: the pending connection stays, so the listener stays
       // readable; left in the poll set it would turn the control loop into a busy loop.
       ++counters_.errors;
+      if (refused_log_.allow(now))
+        log::warning("control: cannot accept a client (%s): paused for %g s%s",
+                     errno_text(errno).c_str(), kAcceptPause, refused_log_.note().c_str());
       accept_paused_ = true;
       accept_resume_ = now + kAcceptPause;
       return;
@@ -251,6 +256,9 @@ void ControlServer::accept_clients(double now) {
       // One best-effort send of a short reply (it fits any socket buffer), then close:
       // holding the connection would spend the descriptor the cap exists to protect.
       ++counters_.errors;
+      if (refused_log_.allow(now))
+        log::info("control: client refused: %zu clients connected already%s", kMaxClients,
+                  refused_log_.note().c_str());
       const std::string body = control::error_body("busy: " + std::to_string(kMaxClients) +
                                                    " control clients connected; try again");
       const std::string msg =
@@ -268,6 +276,10 @@ void ControlServer::accept_clients(double now) {
       // The 0600 mode already keeps others out; this holds even if someone loosens the mode
       // or passes a connected descriptor to another user.
       ++counters_.rejected_peers;
+      if (refused_log_.allow(now))
+        log::warning("control: client pid %d uid %u refused: the socket is for root and uid %u%s",
+                     static_cast<int>(cred.pid), static_cast<unsigned>(cred.uid),
+                     static_cast<unsigned>(euid_), refused_log_.note().c_str());
       start_reply(c, control::kStatusError,
                   control::error_body("permission denied: the control socket is for root and uid " +
                                       std::to_string(euid_)),
@@ -350,6 +362,14 @@ void ControlServer::run_request(Client& c, double now) {
   // The contract says a status-2 body is one line; enforce it here rather than trust every
   // handler to remember.
   if (reply.status == control::kStatusError) reply.body = control::error_body(reply.body);
+  if (log::enabled(log::Level::kDebug) && request_log_.allow(now)) {
+    std::string words;
+    for (const std::string& a : args) words += (words.empty() ? "" : " ") + a;
+    const bool failed = reply.status == control::kStatusError;  // its body is one line
+    log::debug("control: '%s': status %d%s%.*s%s", words.c_str(), reply.status, failed ? ": " : "",
+               failed ? static_cast<int>(reply.body.size()) - 1 : 0, reply.body.c_str(),
+               request_log_.note().c_str());
+  }
   start_reply(c, reply.status, std::move(reply.body), now);
 }
 

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/log.h"
+
 namespace sluice {
 
 struct CommandReply {
@@ -94,6 +96,9 @@ class ControlServer {
   static constexpr double kAcceptPause = 0.1;
   bool accept_paused_ = false;
   double accept_resume_ = 0;
+  // Refused clients and (at debug) requests are logged; a client in a loop must not fill it.
+  log::RateLimit refused_log_{5, 60.0};
+  log::RateLimit request_log_{100, 10.0};
 };
 
 }  // namespace sluice

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cstdarg>
 #include <cstdio>
 #include <tuple>
 
@@ -96,6 +97,52 @@ void KernelMirror::start(double now) {
       [this](uint16_t port, Ipv4Addr ip) { ask_kernel_to_resolve(port, ip); });
   full_sync(now);
   counters_.resyncs = 0;  // the first dump is not a resync
+  log::info(
+      "kernel mirror: %zu links, %zu addresses, %zu prefixes, %zu neighbours from the first dump",
+      links_.size(), addresses_.size(), routes_.size(), neighbours_.size());
+  summarised_ = counters_;
+  summary_at_ = now;
+}
+
+namespace {
+
+void vwrite_limited(log::Level level, log::RateLimit& limit, const char* fmt, va_list ap) {
+  if (!log::enabled(level) || !limit.allow()) return;
+  char text[log::kMaxLine];
+  vsnprintf(text, sizeof text, fmt, ap);
+  log::write(level, "%s%s", text, limit.note().c_str());
+}
+
+}  // namespace
+
+void KernelMirror::report_apply_error(const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vwrite_limited(log::Level::kWarning, apply_error_log_, fmt, ap);
+  va_end(ap);
+}
+
+void KernelMirror::debug_change(const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vwrite_limited(log::Level::kDebug, change_log_, fmt, ap);
+  va_end(ap);
+}
+
+void KernelMirror::log_summary(double now) {
+  if (counters_.events == summarised_.events || now - summary_at_ < 10) return;
+  const Counters& c = counters_;
+  const Counters& was = summarised_;
+  log::info(
+      "kernel mirror, last %.0f s: events %llu, route changes %llu, resyncs %llu, overruns %llu, "
+      "errors %llu",
+      now - summary_at_, static_cast<unsigned long long>(c.events - was.events),
+      static_cast<unsigned long long>(c.routes_changed - was.routes_changed),
+      static_cast<unsigned long long>(c.resyncs - was.resyncs),
+      static_cast<unsigned long long>(c.overruns - was.overruns),
+      static_cast<unsigned long long>(c.apply_errors - was.apply_errors));
+  summarised_ = counters_;
+  summary_at_ = now;
 }
 
 void KernelMirror::full_sync(double now) {
@@ -119,7 +166,7 @@ void KernelMirror::full_sync(double now) {
       } catch (const netlink::DumpInterrupted&) {
         throw;
       } catch (const std::runtime_error& e) {
-        fprintf(stderr, "sluiced: bridge dump: %s\n", e.what());
+        report_apply_error("kernel mirror: bridge dump: %s", e.what());
       }
       requests_->dump(RTM_GETNETCONF, AF_INET, each);
       requests_->dump(RTM_GETADDR, AF_INET, each);
@@ -177,10 +224,18 @@ size_t KernelMirror::service(double now) {
   }
   if (!reattach_due_.empty()) reattach_ports();
   if (resync_pending_) {
-    fprintf(stderr, "sluiced: resyncing with the kernel%s\n",
-            overrun ? " (netlink overrun: events were lost)" : "");
+    if (overrun)
+      log::warning("kernel mirror: netlink overrun, events were lost: resyncing with the kernel");
+    else
+      log::info("kernel mirror: resyncing with the kernel");
+    const uint64_t changed = counters_.routes_changed;
     full_sync(now);
+    log::info(
+        "kernel mirror: resynced: %zu links, %zu addresses, %zu prefixes (%llu route changes)",
+        links_.size(), addresses_.size(), routes_.size(),
+        static_cast<unsigned long long>(counters_.routes_changed - changed));
   }
+  log_summary(now);
   return seen;
 }
 
@@ -222,6 +277,16 @@ void KernelMirror::update_port(uint16_t port) {
   else if (auto all = forwarding_.find(NETCONFA_IFINDEX_ALL); all != forwarding_.end())
     fwd = all->second;
   ps.forwarding.store(fwd);
+  const auto now_state = std::make_tuple(ps.up.load(), ps.mtu.load(), fwd);
+  if (auto r = reported_.find(port); r == reported_.end() || r->second != now_state) {
+    reported_[port] = now_state;
+    log::info("port %s: link %s%s, mtu %u, forwarding %s", ps.name.c_str(),
+              std::get<0>(now_state) ? "up" : "down",
+              std::get<0>(now_state) ? ""
+              : !l.admin_up          ? " (administratively down)"
+                                     : " (no carrier)",
+              std::get<1>(now_state), fwd ? "on" : "off");
+  }
 }
 
 void KernelMirror::apply_link(const netlink::Link& l) {
@@ -275,7 +340,8 @@ void KernelMirror::lose_port(uint16_t port, int ifindex) {
   dp_.detach_port(port);
   detached_[port] = "interface " + name + " was deleted (ifindex " + std::to_string(ifindex) +
                     "); the port is re-opened when an interface named " + name + " appears";
-  fprintf(stderr, "sluiced: port %s: %s\n", name.c_str(), detached_[port].c_str());
+  reported_.erase(port);
+  log::warning("port %s: %s", name.c_str(), detached_[port].c_str());
   if (!syncing_) resync_pending_ = true;
 }
 
@@ -289,7 +355,7 @@ void KernelMirror::reattach_ports() {
       detached_[port] = "interface " + name + " is back but cannot be opened: " + err +
                         "; every port is released to the kernel until it can be (retried at " +
                         name + "'s next change), or restart sluiced";
-      fprintf(stderr, "sluiced: port %s: %s\n", name.c_str(), detached_[port].c_str());
+      log::warning("port %s: %s", name.c_str(), detached_[port].c_str());
       release_all(name);
       continue;
     }
@@ -297,8 +363,8 @@ void KernelMirror::reattach_ports() {
     port_of_ifindex_[ifindex] = port;
     ifindex_of_port_[port] = ifindex;
     detached_.erase(port);
-    fprintf(stderr, "sluiced: port %s: re-opened on the new interface %s (ifindex %d)\n",
-            name.c_str(), name.c_str(), ifindex);
+    log::warning("port %s: re-opened on the new interface %s (ifindex %d)", name.c_str(),
+                 name.c_str(), ifindex);
     // Its link, addresses, routes and neighbours were skipped while it was no port.
     resync_pending_ = true;
   }
@@ -310,11 +376,11 @@ void KernelMirror::reattach_ports() {
     try {
       dp_.take_back_port(p);
       detached_.erase(p);
-      fprintf(stderr, "sluiced: port %s: taken back from the kernel\n", fs_.port(p).name.c_str());
+      log::warning("port %s: taken back from the kernel", fs_.port(p).name.c_str());
     } catch (const std::exception& e) {
       detached_[p] =
           std::string("cannot be taken back from the kernel: ") + e.what() + "; restart sluiced";
-      fprintf(stderr, "sluiced: port %s: %s\n", fs_.port(p).name.c_str(), detached_[p].c_str());
+      log::error("port %s: %s", fs_.port(p).name.c_str(), detached_[p].c_str());
     }
   }
   released_.clear();
@@ -332,14 +398,14 @@ void KernelMirror::release_all(const std::string& why_port) {
     try {
       dp_.release_port(p);
     } catch (const std::exception& e) {
-      fprintf(stderr, "sluiced: port %s: cannot hand its traffic to the kernel: %s\n",
-              fs_.port(p).name.c_str(), e.what());
+      log::error("port %s: cannot hand its traffic to the kernel: %s", fs_.port(p).name.c_str(),
+                 e.what());
       continue;
     }
     released_.insert(p);
     detached_[p] = "released to the kernel (it forwards this port's traffic) while port " +
                    why_port + " cannot be opened";
-    fprintf(stderr, "sluiced: port %s: %s\n", fs_.port(p).name.c_str(), detached_[p].c_str());
+    log::warning("port %s: %s", fs_.port(p).name.c_str(), detached_[p].c_str());
   }
 }
 
@@ -365,6 +431,8 @@ void KernelMirror::apply_address(const netlink::Address& a) {
       fs_.del_address(*port, a.addr, a.len);
     else
       fs_.del_host_address(a.addr);
+    debug_change("address %s/%u deleted (%s)", a.addr.str().c_str(), a.len,
+                 port ? fs_.port(*port).name.c_str() : "a host address");
     return;
   }
   auto [it, created] = addresses_.try_emplace(k, gen_);
@@ -379,8 +447,11 @@ void KernelMirror::apply_address(const netlink::Address& a) {
     err = fs_.add_host_address(a.addr);
   if (!err.empty()) {
     ++counters_.apply_errors;
-    fprintf(stderr, "sluiced: address %s/%u: %s\n", a.addr.str().c_str(), a.len, err.c_str());
+    report_apply_error("address %s/%u: %s", a.addr.str().c_str(), a.len, err.c_str());
+    return;
   }
+  debug_change("address %s/%u added (%s)", a.addr.str().c_str(), a.len,
+               port ? fs_.port(*port).name.c_str() : "a host address");
 }
 
 // ---- routes and nexthop objects ------------------------------------------------------------
@@ -509,15 +580,18 @@ void KernelMirror::reconcile(uint64_t k, PrefixState& ps) {
   if (t.empty()) {
     fs_.del_route(p);
     ps.installed.clear();
+    debug_change("route %s removed", p.str().c_str());
     return;
   }
   const std::string err = fs_.replace_route(p, std::vector<RouteTarget>(t.begin(), t.end()));
   if (err.empty()) {
     ps.installed = t;
+    debug_change("route %s installed (%zu path%s)", p.str().c_str(), t.size(),
+                 t.size() == 1 ? "" : "s");
     return;
   }
   ++counters_.apply_errors;
-  fprintf(stderr, "sluiced: route %s: %s\n", p.str().c_str(), err.c_str());
+  report_apply_error("route %s: %s", p.str().c_str(), err.c_str());
   if (!ps.installed.empty()) fs_.del_route(p);
   ps.installed.clear();
 }

@@ -17,12 +17,14 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
 #include "control/netlink_messages.h"
 #include "control/netlink_socket.h"
 #include "dataplane/dataplane.h"
+#include "dataplane/log.h"
 
 namespace sluice {
 
@@ -221,6 +223,18 @@ class KernelMirror {
   std::set<Prefix> static_;
   size_t not_mirrored_ = 0;
   Counters counters_;
+
+  // The log. Errors applying the kernel's state, and (debug) each change, are bounded (a full
+  // table gives one per route); what events changed is summed up at most every 10 s; a port's
+  // link, MTU and forwarding get a line when they change (reported_: the last one written).
+  log::RateLimit apply_error_log_{20, 10.0};
+  log::RateLimit change_log_{100, 10.0};
+  double summary_at_ = 0;
+  Counters summarised_;
+  std::map<uint16_t, std::tuple<bool, uint16_t, bool>> reported_;
+  void report_apply_error(const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+  void debug_change(const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+  void log_summary(double now);
 };
 
 }  // namespace sluice

@@ -96,7 +96,7 @@ void KernelMirror::mirror_bridge(int ifindex) {
   if (!err.empty()) {
     ++counters_.apply_errors;
     unmirrored_[ifindex] = err;
-    fprintf(stderr, "sluiced: bridge %s: %s\n", l.name.c_str(), err.c_str());
+    report_apply_error("bridge %s: %s", l.name.c_str(), err.c_str());
     return;
   }
   mb.bvi = bvi;
@@ -111,10 +111,10 @@ void KernelMirror::mirror_bridge(int ifindex) {
     const Ipv4Addr a = Ipv4Addr::from_host(k.addr);
     fs_.del_host_address(a);
     if (std::string e = fs_.add_address(bvi, a, k.len, /*prefix_route=*/false); !e.empty())
-      fprintf(stderr, "sluiced: address %s/%u: %s\n", a.str().c_str(), k.len, e.c_str());
+      report_apply_error("address %s/%u: %s", a.str().c_str(), k.len, e.c_str());
   }
   update_port(bvi);
-  fprintf(stderr, "sluiced: bridge %s mirrored (routed interface port %u)\n", l.name.c_str(), bvi);
+  log::info("bridge %s mirrored (routed interface port %u)", l.name.c_str(), bvi);
   bridge_ports_changed_ = true;
 }
 
@@ -128,7 +128,7 @@ void KernelMirror::unmirror_bridge(int ifindex) {
   for (const auto& [k, gen] : addresses_)
     if (k.ifindex == ifindex && (k.addr >> 24) != 127)
       fs_.add_host_address(Ipv4Addr::from_host(k.addr));
-  fprintf(stderr, "sluiced: bridge %s no longer mirrored\n", mb.name.c_str());
+  log::info("bridge %s no longer mirrored", mb.name.c_str());
   mirrored_.erase(it);
   bridge_ports_changed_ = true;
 }
@@ -175,7 +175,7 @@ void KernelMirror::reconcile_bridges() {
     auto report = [&](const std::string& what, const std::string& e) {
       if (e.empty()) return;
       ++counters_.apply_errors;
-      fprintf(stderr, "sluiced: bridge %s: %s: %s\n", mb.name.c_str(), what.c_str(), e.c_str());
+      report_apply_error("bridge %s: %s: %s", mb.name.c_str(), what.c_str(), e.c_str());
     };
     if (c.mac != mb.config.mac && !c.mac.is_zero()) report("mac", br.set_mac(mb.name, c.mac));
     if (c.ageing != mb.config.ageing) report("ageing", br.set_ageing(mb.name, c.ageing));

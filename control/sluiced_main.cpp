@@ -20,6 +20,8 @@
 #include "control/kernel_mirror.h"
 #include "control/options.h"
 #include "dataplane/dataplane.h"
+#include "dataplane/dpdk_log.h"
+#include "dataplane/log.h"
 #include "dataplane/packet_capture.h"
 #include "lpm/route_file.h"
 
@@ -62,11 +64,7 @@ std::vector<std::string> eal_args(const sluice::SluicedOptions& o, const char* a
     }
   }
   if (!pci) a.push_back("--no-pci");
-  const int level = o.log_level == "error"     ? 4
-                    : o.log_level == "warning" ? 5
-                    : o.log_level == "info"    ? 7
-                                               : 8;
-  a.push_back("--log-level=" + std::to_string(level));
+  a.push_back("--log-level=" + std::to_string(sluice::dpdk_log_level(sluice::log::level())));
   for (const std::string& e : o.eal_extra) a.push_back(e);
   return a;
 }
@@ -124,30 +122,34 @@ void configure(sluice::Dataplane& dp, const sluice::SluicedOptions& o, sluice::C
       const std::string err = commands.add_static_route(p, t);
       if (!err.empty()) throw std::invalid_argument("--route-file " + f.path + ": " + err);
     }
-    fprintf(stderr, "sluiced: %zu routes from %s\n", prefixes.size(), f.path.c_str());
+    sluice::log::info("%zu routes from %s", prefixes.size(), f.path.c_str());
   }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  sluice::log::init(sluice::log::Level::kWarning);
   std::optional<sluice::SluicedOptions> opts;
   try {
     opts = sluice::parse_sluiced_options(argc, argv);
   } catch (const std::exception& e) {
-    fprintf(stderr, "sluiced: %s\n", e.what());
+    sluice::log::fatal("%s", e.what());
     return 2;
   }
   if (!opts) return 0;
   const sluice::SluicedOptions& o = *opts;
+  sluice::log::set_level(
+      sluice::log::parse_level(o.log_level).value_or(sluice::log::Level::kWarning));
+  sluice::route_dpdk_log();
 
   std::vector<std::string> args = eal_args(o, argv[0]);
   std::vector<char*> cargs;
   for (std::string& s : args) cargs.push_back(s.data());
   if (rte_eal_init(static_cast<int>(cargs.size()), cargs.data()) < 0) {
-    fprintf(stderr,
-            "sluiced: DPDK EAL initialisation failed (try --no-huge, or reserve "
-            "hugepages: echo 512 > /proc/sys/vm/nr_hugepages)\n");
+    sluice::log::fatal(
+        "DPDK EAL initialisation failed (try --no-huge, or reserve "
+        "hugepages: echo 512 > /proc/sys/vm/nr_hugepages)");
     return 1;
   }
   int rc = 0;
@@ -223,7 +225,7 @@ int main(int argc, char** argv) {
     printf("sluiced: stopping\n%s", dp.summary().c_str());
     fflush(stdout);
   } catch (const std::exception& e) {
-    fprintf(stderr, "sluiced: %s\n", e.what());
+    sluice::log::fatal("%s", e.what());
     rc = 1;
   }
   rte_eal_cleanup();

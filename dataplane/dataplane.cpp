@@ -19,6 +19,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "dataplane/log.h"
 #include "dataplane/mbuf_pool.h"
 #include "dataplane/packet_graph.h"
 #include "dataplane/packet_meta.h"
@@ -280,9 +281,17 @@ void Dataplane::start() {
   running_ = true;
   g_running = &running_;
   g_qsbr = qsbr_;
-  for (size_t i = 0; i < workers_.size(); ++i)
+  for (size_t i = 0; i < workers_.size(); ++i) {
     if (rte_eal_remote_launch(worker_main, workers_[i].get(), lcores_[i]) != 0)
       throw std::runtime_error("cannot launch worker on lcore " + std::to_string(lcores_[i]));
+    if (log::enabled(log::Level::kInfo)) {
+      std::string queues;
+      for (const RxQueue& q : workers_[i]->rx)
+        queues += " " + fs_->port(q.port).name + "/" + std::to_string(q.queue);
+      log::info("worker %zu started on lcore %u (CPU %d), polling%s", i, lcores_[i],
+                rte_lcore_to_cpu_id(static_cast<int>(lcores_[i])), queues.c_str());
+    }
+  }
 }
 
 void Dataplane::stop() {
@@ -368,8 +377,7 @@ std::string Dataplane::reattach_port(uint16_t port) {
                                                   "port " + fresh.name);
     } catch (const std::exception& e) {
       // Forwarding works without it; only NAT replies on this port go to the kernel.
-      fprintf(stderr, "sluiced: port %s: NAT port claims not carried over: %s\n",
-              fresh.name.c_str(), e.what());
+      log::warning("port %s: NAT port claims not carried over: %s", fresh.name.c_str(), e.what());
     }
   }
   // The new program starts with empty maps: addresses, ARP and bridge flags again, now.
@@ -466,7 +474,10 @@ void Dataplane::sync_xdp_local_addresses() {
     try {
       xdp::AttachedProgram(p.ifindex).set_local_addresses(locals, nat_locals);
     } catch (const std::exception& e) {
-      fprintf(stderr, "sluiced: port %s: %s\n", p.name.c_str(), e.what());
+      // Retried at every tick until it works: the same failure would fill the log.
+      static log::RateLimit limit(5, 60.0);
+      if (limit.allow())
+        log::warning("port %s: %s%s", p.name.c_str(), e.what(), limit.note().c_str());
       return;  // retried at the next tick
     }
   }
@@ -530,7 +541,9 @@ void Dataplane::sync_xdp_bridges() {
       prog.set_config(flags);
       if (!(flags & bridge_flags)) prog.set_bridge_local(macs);
     } catch (const std::exception& e) {
-      fprintf(stderr, "sluiced: port %s: %s\n", p.name.c_str(), e.what());
+      static log::RateLimit limit(5, 60.0);  // retried at every tick, as above
+      if (limit.allow())
+        log::warning("port %s: %s%s", p.name.c_str(), e.what(), limit.note().c_str());
       xdp_bridge_gen_ = ~uint64_t{0};  // retried at the next tick
       continue;
     }

@@ -8,25 +8,21 @@
 #include <rte_errno.h>
 #include <rte_pdump.h>
 
-#include <cstdio>
+#include "dataplane/log.h"
 
 namespace sluice {
 
 PacketCapture::PacketCapture() {
   if (rte_pdump_init() != 0) {
-    fprintf(stderr,
-            "sluiced: warning: packet capture (dpdk-dumpcap) is unavailable: rte_pdump_init: "
-            "%s\n",
-            rte_strerror(rte_errno));
+    log::warning("packet capture (dpdk-dumpcap) is unavailable: rte_pdump_init: %s",
+                 rte_strerror(rte_errno));
     return;
   }
   enabled_ = true;
   // A secondary process maps the primary's hugepage files; memory without them cannot be
   // shared, so dpdk-dumpcap would fail to attach with a cryptic EAL error.
   if (!rte_eal_has_hugepages())
-    fprintf(stderr,
-            "sluiced: note: packet capture (dpdk-dumpcap) needs hugepages; unavailable with "
-            "--no-huge\n");
+    log::info("packet capture (dpdk-dumpcap) needs hugepages; unavailable with --no-huge");
 }
 
 PacketCapture::~PacketCapture() {

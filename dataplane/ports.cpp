@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "dataplane/log.h"
 #include "xdp/xdp_loader.h"
 
 namespace sluice {
@@ -119,8 +120,7 @@ OpenedPort open_port_steps(const PortSpec& spec, uint16_t queues, rte_mempool* p
         queues = static_cast<uint16_t>(limit);
       }
       if (xdp::detach_stale(out.ifindex))
-        fprintf(stderr, "sluiced: port %s: removed the XDP program a previous sluiced left\n",
-                spec.name.c_str());
+        log::warning("port %s: removed the XDP program a previous sluiced left", spec.name.c_str());
       devname = "net_af_xdp_" + spec.device;
       const std::string args = "iface=" + spec.device +
                                ",start_queue=0,queue_count=" + std::to_string(queues) +
@@ -189,6 +189,9 @@ OpenedPort open_port_steps(const PortSpec& spec, uint16_t queues, rte_mempool* p
     const int km = kernel_mtu(spec.device);
     if (km > 0) out.mtu = static_cast<uint16_t>(km);
   }
+  log::info("port %s: opened (%s, DPDK port %u, %u queue(s), %u/%u RX/TX descriptors, mac %s)",
+            spec.name.c_str(), devname.empty() ? "ethdev" : devname.c_str(), port, queues, rx_desc,
+            tx_desc, out.mac.str().c_str());
   return out;
 }
 
