@@ -13,6 +13,7 @@ SLUICE_PACKAGES=(
   nginx-light nmap iptables nftables curl tshark python3-matplotlib
   python3-minimal
   libtsan2  # gcc's ThreadSanitizer runtime (scripts/test's tsan suite)
+  libcpp-httplib-dev python3-prometheus-client  # sluiced --metrics, and its netns test's parser
 )
 
 log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
