@@ -50,6 +50,10 @@ MetricsHttpServer::MetricsHttpServer(const std::string& host, uint16_t port,
         ": cannot listen: " + (e ? std::string(strerror(e)) : std::string("bind failed")) +
         (e == EADDRINUSE ? " (another program has the port)" : ""));
   }
+}
+
+void MetricsHttpServer::start() {
+  if (thread_.joinable()) return;
   thread_ = std::thread([this] {
     server_->listen_after_bind();
     listen_returned_.store(true);
@@ -57,6 +61,7 @@ MetricsHttpServer::MetricsHttpServer(const std::string& host, uint16_t port,
 }
 
 MetricsHttpServer::~MetricsHttpServer() {
+  start();  // never started: listen and stop at once, which closes the bound socket
   // httplib's stop() does nothing before its listen loop has begun, which would then never
   // end: wait for it to begin (or to have failed).
   while (!server_->is_running() && !listen_returned_.load())

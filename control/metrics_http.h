@@ -25,10 +25,13 @@ class MetricsHttpServer {
   // How long a scrape waits for the control loop before answering 503.
   static constexpr std::chrono::milliseconds kTimeout{3000};
 
-  // Binds host:port (an IPv4 address) at once and serves from a thread of its own. Throws
-  // std::runtime_error with a one-line message naming the address and the reason (e.g. the
-  // port is in use).
+  // Binds host:port (an IPv4 address) at once. Throws std::runtime_error with a one-line
+  // message naming the address and the reason (e.g. the port is in use).
   MetricsHttpServer(const std::string& host, uint16_t port, MetricsExchange& exchange);
+  // Serves from threads of its own, which take the calling thread's CPU affinity: sluiced
+  // binds before DPDK's EAL starts (a port in use is then one line, before anything else) and
+  // starts after, from the control thread, so the server never runs on a worker's CPU.
+  void start();
   ~MetricsHttpServer();  // stops serving and joins the threads
   MetricsHttpServer(const MetricsHttpServer&) = delete;
   MetricsHttpServer& operator=(const MetricsHttpServer&) = delete;

@@ -144,6 +144,16 @@ int main(int argc, char** argv) {
   if (!opts) return 0;
   const sluice::SluicedOptions& o = *opts;
 
+  // Bound before EAL, so that a port in use is one line on stderr and costs nothing.
+  std::unique_ptr<sluice::MetricsHttpServer> metrics;
+  try {
+    if (o.metrics_port != 0)
+      metrics = std::make_unique<sluice::MetricsHttpServer>(o.metrics_host, o.metrics_port,
+                                                            sluice::MetricsExchange::process());
+  } catch (const std::exception& e) {
+    fprintf(stderr, "sluiced: %s\n", e.what());
+    return 1;
+  }
   std::vector<std::string> args = eal_args(o, argv[0]);
   std::vector<char*> cargs;
   for (std::string& s : args) cargs.push_back(s.data());
@@ -155,12 +165,8 @@ int main(int argc, char** argv) {
   }
   int rc = 0;
   try {
-    // Before any port is opened, so that a port in use costs nothing. Scrapes before the
-    // control loop runs get 503 (the exchange is not open yet).
-    std::unique_ptr<sluice::MetricsHttpServer> metrics;
-    if (o.metrics_port != 0)
-      metrics = std::make_unique<sluice::MetricsHttpServer>(o.metrics_host, o.metrics_port,
-                                                            sluice::MetricsExchange::process());
+    // Scrapes before the control loop runs get 503 (the exchange is not open yet).
+    if (metrics) metrics->start();
     sluice::DataplaneConfig dc;
     dc.ports = o.ports;
     dc.workers = o.workers;
