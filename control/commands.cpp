@@ -2,8 +2,6 @@
 // thread, and printing them as iproute2 would (or as JSON with stable keys).
 #include "control/commands.h"
 
-#include <rte_mempool.h>
-
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
@@ -13,6 +11,7 @@
 #include <stdexcept>
 #include <tuple>
 
+#include "control/metrics.h"
 #include "dataplane/log.h"
 #include "dataplane/packet_graph.h"
 
@@ -150,30 +149,28 @@ std::vector<std::string> without_flags(const std::vector<std::string>& a) {
 }
 
 // Bridges: the totals shown by `bridge show` and `stats` (the FDB, the control thread's
-// learning counters, the workers' flooding counters).
-json bridge_totals_json(Dataplane& dp) {
-  const Bridges& br = dp.bridges();
-  const Bridges::Counters c = br.counters();
-  return json{{"bridges", br.list().size()},
-              {"fdb_entries", br.fdb_size()},
-              {"fdb_capacity", br.fdb_capacity()},
-              {"fdb_bytes", br.fdb_bytes()},
-              {"learned", c.learned},
-              {"moves", c.moves},
-              {"full", c.full},
-              {"aged", c.aged},
-              {"static_kept", c.static_kept},
-              {"notes_received", c.notes},
-              {"notes_sent", dp.worker_sum(&WorkerCounters::bridge_notes)},
-              {"notes_lost", dp.worker_sum(&WorkerCounters::bridge_notes_lost)},
-              {"flooded", dp.worker_sum(&WorkerCounters::bridge_flooded)},
-              {"flood_copies", dp.worker_sum(&WorkerCounters::bridge_flood_copies)},
-              {"copy_failed", dp.worker_sum(&WorkerCounters::bridge_copy_failed)},
-              {"own_src", dp.worker_sum(&WorkerCounters::bridge_own_src)}};
+// learning counters, the workers' flooding counters), as collected for the metrics too.
+json bridge_totals_json(const BridgeFigures& b) {
+  return json{{"bridges", b.bridges.size()},
+              {"fdb_entries", b.fdb_entries},
+              {"fdb_capacity", b.fdb_capacity},
+              {"fdb_bytes", b.fdb_bytes},
+              {"learned", b.control.learned},
+              {"moves", b.control.moves},
+              {"full", b.control.full},
+              {"aged", b.control.aged},
+              {"static_kept", b.control.static_kept},
+              {"notes_received", b.control.notes},
+              {"notes_sent", b.notes_sent},
+              {"notes_lost", b.notes_lost},
+              {"flooded", b.flooded},
+              {"flood_copies", b.flood_copies},
+              {"copy_failed", b.copy_failed},
+              {"own_src", b.own_src}};
 }
 
-std::string bridge_totals_text(Dataplane& dp) {
-  const json t = bridge_totals_json(dp);
+std::string bridge_totals_text(const BridgeFigures& b) {
+  const json t = bridge_totals_json(b);
   auto n = [&](const char* k) { return t[k].get<uint64_t>(); };
   char line[512];
   snprintf(line, sizeof line,
@@ -695,9 +692,12 @@ CommandReply Commands::addr(bool json_out) {
 }
 
 CommandReply Commands::stats(bool json_out) {
+  // The same collection as the --metrics endpoint and /sluice/* telemetry (metrics.h).
+  const StatsSnapshot s = collect_stats(dp_, mirror_, nat_cfg_);
   json j;
   json ports = json::array();
-  for (const PortCounters& p : dp_.port_counters())
+  for (const PortFigures& f : s.ports) {
+    const PortCounters& p = f.counters;
     ports.push_back(json{{"name", p.name},
                          {"rx_packets", p.rx_packets},
                          {"rx_bytes", p.rx_bytes},
@@ -707,10 +707,11 @@ CommandReply Commands::stats(bool json_out) {
                          {"tx_packets", p.tx_packets},
                          {"tx_bytes", p.tx_bytes},
                          {"tx_errors", p.tx_errors}});
+  }
   j["ports"] = ports;
   json nodes = json::array();
   json drops = json::object();
-  for (const NodeCounters& n : dp_.node_counters()) {
+  for (const NodeCounters& n : s.nodes) {
     const double cpp = n.objs ? static_cast<double>(n.cycles) / static_cast<double>(n.objs) : 0;
     nodes.push_back(json{{"name", n.name},
                          {"packets", n.objs},
@@ -721,11 +722,13 @@ CommandReply Commands::stats(bool json_out) {
   }
   j["nodes"] = nodes;
   j["drops"] = drops;
-  j["forwarded"] = dp_.forwarded();
-  const lpm::RouteTable::Stats rs = dp_.state().routes().stats();
+  j["forwarded"] = s.forwarded;
+  const lpm::RouteTable::Stats& rs = s.fib;
   j["fib"] = json{{"routes", rs.routes}, {"fib_bytes", rs.fib_bytes}, {"rib_bytes", rs.rib_bytes}};
-  const NeighbourResolver::Counters nc = dp_.neighbours().counters();
-  j["neighbours"] = json{{"requests_sent", nc.requests_sent},
+  const NeighbourResolver::Counters& nc = s.neighbours;
+  j["neighbours"] = json{{"entries", s.neighbour_entries},
+                         {"held_now", s.neighbour_held_now},
+                         {"requests_sent", nc.requests_sent},
                          {"learned", nc.replies_learned},
                          {"held", nc.held},
                          {"released", nc.released},
@@ -735,20 +738,16 @@ CommandReply Commands::stats(bool json_out) {
                          {"dropped_held_limit", nc.dropped_held_limit},
                          {"learn_table_full", nc.learn_table_full},
                          {"expired", nc.expired}};
-  j["nat"] = nat_totals_json(dp_.nat_totals());
-  j["bridge"] = bridge_totals_json(dp_);
-  // The mbuf pool: a leak shows as in_use creeping up while the traffic is the same (idle, it
-  // holds what the ports' receive rings keep posted). Free mbufs in the lcores' caches count
-  // as available, as rte_mempool_avail_count counts them.
-  const rte_mempool* pool = dp_.pool();
-  const unsigned pool_avail = rte_mempool_avail_count(pool);
-  j["mempool"] = json{{"name", pool->name},
-                      {"size", pool->size},
-                      {"available", pool_avail},
-                      {"in_use", pool->size - pool_avail},
-                      {"cache_size", pool->cache_size}};
-  if (mirror_) {
-    const KernelMirror::Counters& m = mirror_->counters();
+  j["nat"] = nat_totals_json(s.nat);
+  j["bridge"] = bridge_totals_json(s.bridge);
+  const MempoolFigures& pool = s.mempool;
+  j["mempool"] = json{{"name", pool.name},
+                      {"size", pool.size},
+                      {"available", pool.available},
+                      {"in_use", pool.size - pool.available},
+                      {"cache_size", pool.cache_size}};
+  if (s.mirror) {
+    const KernelMirror::Counters& m = s.mirror->counters;
     j["mirror"] = json{{"events", m.events},
                        {"routes_changed", m.routes_changed},
                        {"resyncs", m.resyncs},
@@ -757,7 +756,7 @@ CommandReply Commands::stats(bool json_out) {
                        {"dump_retries", m.dump_retries},
                        {"neighbour_requests", m.neighbour_requests},
                        {"request_errors", m.request_errors},
-                       {"not_mirrored", mirror_->not_mirrored()},
+                       {"not_mirrored", s.mirror->not_mirrored},
                        {"route_checks", m.route_checks},
                        {"route_check_differences", m.last_check_differences}};
   }
@@ -766,7 +765,8 @@ CommandReply Commands::stats(bool json_out) {
   std::string body;
   char line[256];
   body.append("ports:\n");
-  for (const PortCounters& p : dp_.port_counters()) {
+  for (const PortFigures& f : s.ports) {
+    const PortCounters& p = f.counters;
     snprintf(line, sizeof line,
              "  %-12s rx %" PRIu64 " pkts %" PRIu64 " bytes (missed %" PRIu64 ", errors %" PRIu64
              ", no mbuf %" PRIu64 ")  tx %" PRIu64 " pkts %" PRIu64 " bytes (errors %" PRIu64 ")\n",
@@ -775,7 +775,7 @@ CommandReply Commands::stats(bool json_out) {
     body.append(line);
   }
   body.append("nodes:                              packets        calls  cycles/pkt\n");
-  for (const NodeCounters& n : dp_.node_counters()) {
+  for (const NodeCounters& n : s.nodes) {
     if (n.objs == 0 || n.name.rfind("drop-", 0) == 0) continue;
     // Source nodes run on every loop, packets or not: their cycles are mostly idle polling.
     if (n.name == "port-rx" || n.name == "inject") {
@@ -790,30 +790,31 @@ CommandReply Commands::stats(bool json_out) {
   }
   body.append("drops:\n");
   bool any = false;
-  for (const NodeCounters& n : dp_.node_counters()) {
+  for (const NodeCounters& n : s.nodes) {
     if (n.name.rfind("drop-", 0) != 0 || n.objs == 0) continue;
     snprintf(line, sizeof line, "  %-30s %12" PRIu64 "\n", n.name.substr(5).c_str(), n.objs);
     body.append(line);
     any = true;
   }
   if (!any) body.append("  none\n");
-  snprintf(line, sizeof line, "forwarded %" PRIu64 ", routes %zu, fib %zu bytes\n", dp_.forwarded(),
+  snprintf(line, sizeof line, "forwarded %" PRIu64 ", routes %zu, fib %zu bytes\n", s.forwarded,
            rs.routes, rs.fib_bytes);
   body.append(line);
-  snprintf(line, sizeof line, "mbufs: %u in use of %u\n", pool->size - pool_avail, pool->size);
+  snprintf(line, sizeof line, "mbufs: %" PRIu64 " in use of %" PRIu64 "\n",
+           pool.size - pool.available, pool.size);
   body.append(line);
-  if (mirror_) {
-    const KernelMirror::Counters& m = mirror_->counters();
+  if (s.mirror) {
+    const KernelMirror::Counters& m = s.mirror->counters;
     snprintf(line, sizeof line,
              "mirror: events %" PRIu64 ", route changes %" PRIu64 ", resyncs %" PRIu64
-             " (overruns %" PRIu64 "), errors %" PRIu64 ", not mirrored %zu, checks %" PRIu64
-             " (last: %" PRIu64 " differences)\n",
+             " (overruns %" PRIu64 "), errors %" PRIu64 ", not mirrored %" PRIu64
+             ", checks %" PRIu64 " (last: %" PRIu64 " differences)\n",
              m.events, m.routes_changed, m.resyncs, m.overruns, m.apply_errors,
-             mirror_->not_mirrored(), m.route_checks, m.last_check_differences);
+             s.mirror->not_mirrored, m.route_checks, m.last_check_differences);
     body.append(line);
   }
-  body.append(nat_totals_text(dp_.nat_totals()));
-  body.append(bridge_totals_text(dp_));
+  body.append(nat_totals_text(s.nat));
+  body.append(bridge_totals_text(s.bridge));
   return ok(std::move(body));
 }
 
@@ -1257,11 +1258,12 @@ CommandReply Commands::bridge_show(const std::string& name, bool json_out) {
       kernel_only.push_back(json{{"name", k.name}, {"ifindex", k.ifindex}, {"reason", k.reason}});
       body.append(k.name).append(": kernel, not mirrored: ").append(k.reason).push_back('\n');
     }
+  const BridgeFigures totals = collect_bridges(dp_);
   if (json_out)
     return ok(json{
-        {"bridges", list}, {"not_mirrored", kernel_only}, {"totals", bridge_totals_json(dp_)}});
+        {"bridges", list}, {"not_mirrored", kernel_only}, {"totals", bridge_totals_json(totals)}});
   if (views.empty() && kernel_only.empty()) body.append("no bridges\n");
-  body.append(bridge_totals_text(dp_));
+  body.append(bridge_totals_text(totals));
   return ok(std::move(body));
 }
 

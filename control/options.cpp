@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 #include <stdexcept>
+#include <tuple>
 
 namespace po = boost::program_options;
 
@@ -231,6 +232,20 @@ BridgeOption parse_bridge(const std::string& s) {
   return b;
 }
 
+std::pair<std::string, uint16_t> parse_metrics_address(const std::string& s) {
+  const size_t colon = s.rfind(':');
+  std::string host = colon == std::string::npos ? std::string() : s.substr(0, colon);
+  const std::string port = colon == std::string::npos ? s : s.substr(colon + 1);
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) < 1 ||
+      std::stoul(port) > 65535)
+    throw bad("metrics", s, "expected PORT, :PORT or ADDR:PORT with PORT 1-65535");
+  if (host.empty()) host = "127.0.0.1";  // loopback unless asked: the figures describe the network
+  const auto addr = Ipv4Addr::parse(host);
+  if (!addr) throw bad("metrics", s, "'" + host + "' is not an IPv4 address");
+  return {addr->str(), static_cast<uint16_t>(std::stoul(port))};
+}
+
 RouteOption parse_route(const std::string& s) {
   auto [p, rest] = split_eq("route", s, "PREFIX=GATEWAY, PREFIX=dev PORT or PREFIX=blackhole");
   RouteOption r;
@@ -268,7 +283,7 @@ RouteOption parse_route(const std::string& s) {
 std::optional<SluicedOptions> parse_sluiced_options(int argc, const char* const* argv) {
   SluicedOptions o;
   std::vector<std::string> ports, addrs, routes, route_files, neighs, tables, masqs, fwds, bridges;
-  std::string config, nat_ports;
+  std::string config, nat_ports, metrics;
   // Signed, so that "-1" is refused rather than wrapped around.
   int64_t nat_sessions = 0, t_established = 0, t_transitory = 0, t_udp = 0, t_icmp = 0;
   int64_t fdb_size = 0;
@@ -350,7 +365,10 @@ std::optional<SluicedOptions> parse_sluiced_options(int argc, const char* const*
      "an access port of VLAN 10, p2@10t+20t a trunk (default: PVID 1 untagged)")
     ("fdb-size", po::value(&fdb_size)->default_value(65535),
      "FDB entries, all bridges together (8-16777215; allocated at start, 16 bytes each plus "
-     "the hash's)");
+     "the hash's)")
+    ("metrics", po::value(&metrics),
+     "[ADDR:]PORT: serve Prometheus metrics at http://ADDR:PORT/metrics (ADDR defaults to "
+     "127.0.0.1; 0.0.0.0 for every address); off by default (docs/metrics.md)");
   // clang-format on
   po::variables_map vm;
   try {
@@ -370,6 +388,8 @@ std::optional<SluicedOptions> parse_sluiced_options(int argc, const char* const*
     return std::nullopt;
   }
   if (ports.empty()) throw std::invalid_argument("no --port given (sluiced --help)");
+  if (vm.count("metrics"))
+    std::tie(o.metrics_host, o.metrics_port) = parse_metrics_address(metrics);
   for (const std::string& p : ports) o.ports.push_back(PortSpec::parse(p));
   parse_bridge_options(o, bridges);
   if (fdb_size < 8 || fdb_size > kMaxFdbSize)

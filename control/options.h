@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dataplane/dataplane.h"
@@ -91,6 +92,9 @@ struct SluicedOptions {
   nat::EngineConfig nat;
   std::vector<BridgeOption> bridges;
   uint32_t fdb_size = 65535;  // FDB entries, all bridges together (DataplaneConfig::fdb_size)
+  // --metrics [ADDR:]PORT: the Prometheus endpoint (control/metrics_http.h); port 0: none.
+  std::string metrics_host = "127.0.0.1";
+  uint16_t metrics_port = 0;
 };
 
 // Parses argv (and --config FILE). Returns nullopt after printing --help or --version.
@@ -102,6 +106,8 @@ RouteOption parse_route(const std::string& s);
 AddressOption parse_address(const std::string& s);
 // The syntax of one --bridge value (whether its ports exist is checked against --port later).
 BridgeOption parse_bridge(const std::string& s);
+// --metrics: PORT, :PORT (both on 127.0.0.1) or ADDR:PORT, ADDR an IPv4 address (0.0.0.0: all).
+std::pair<std::string, uint16_t> parse_metrics_address(const std::string& s);
 inline constexpr uint32_t kMaxBridgeAgeing = 1000000;  // seconds, as Bridges::set_ageing
 
 }  // namespace sluice

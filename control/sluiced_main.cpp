@@ -18,6 +18,9 @@
 #include "control/commands.h"
 #include "control/control_server.h"
 #include "control/kernel_mirror.h"
+#include "control/metrics_exchange.h"
+#include "control/metrics_http.h"
+#include "control/metrics_telemetry.h"
 #include "control/options.h"
 #include "dataplane/dataplane.h"
 #include "dataplane/dpdk_log.h"
@@ -130,6 +133,7 @@ void configure(sluice::Dataplane& dp, const sluice::SluicedOptions& o, sluice::C
 
 int main(int argc, char** argv) {
   sluice::log::init(sluice::log::Level::kWarning);
+  sluice::set_start_time(sluice::unix_now());
   std::optional<sluice::SluicedOptions> opts;
   try {
     opts = sluice::parse_sluiced_options(argc, argv);
@@ -143,6 +147,16 @@ int main(int argc, char** argv) {
       sluice::log::parse_level(o.log_level).value_or(sluice::log::Level::kWarning));
   sluice::route_dpdk_log();
 
+  // Bound before EAL, so that a port in use is one line on stderr and costs nothing.
+  std::unique_ptr<sluice::MetricsHttpServer> metrics;
+  try {
+    if (o.metrics_port != 0)
+      metrics = std::make_unique<sluice::MetricsHttpServer>(o.metrics_host, o.metrics_port,
+                                                            sluice::MetricsExchange::process());
+  } catch (const std::exception& e) {
+    sluice::log::fatal("%s", e.what());
+    return 1;
+  }
   std::vector<std::string> args = eal_args(o, argv[0]);
   std::vector<char*> cargs;
   for (std::string& s : args) cargs.push_back(s.data());
@@ -156,6 +170,8 @@ int main(int argc, char** argv) {
   try {
     // dpdk-dumpcap's server (docs/capture.md); outlives the dataplane, whose ports it taps.
     const sluice::PacketCapture capture;
+    // Scrapes before the control loop runs get 503 (the exchange is not open yet).
+    if (metrics) metrics->start();
     sluice::DataplaneConfig dc;
     dc.ports = o.ports;
     dc.workers = o.workers;
@@ -189,13 +205,22 @@ int main(int argc, char** argv) {
       dp.set_nat_rules(std::move(rules));
     }
     dp.sync_xdp_local_addresses();
-    dp.register_telemetry();
+    sluice::register_telemetry();
     sluice::ControlServer server(
         o.control_socket, [&](const std::vector<std::string>& args) { return commands.run(args); });
     std::signal(SIGTERM, on_signal);
     std::signal(SIGINT, on_signal);
     std::signal(SIGPIPE, SIG_IGN);
     dp.start();
+    // The metrics endpoint and telemetry are served by this loop (metrics_exchange.h); closed
+    // on the way out, even by an exception, so that no reader waits for a loop that is gone.
+    sluice::MetricsExchange& exchange = sluice::MetricsExchange::process();
+    exchange.open();
+    const std::unique_ptr<sluice::MetricsExchange, void (*)(sluice::MetricsExchange*)>
+        exchange_open(&exchange, [](sluice::MetricsExchange* x) { x->close(); });
+    if (metrics)
+      printf("sluiced: metrics on http://%s:%u/metrics\n", o.metrics_host.c_str(),
+             unsigned{o.metrics_port});
     printf(
         "sluiced: ready: %zu port(s), %u worker(s), %zu routes, %s; control socket %s; "
         "counters: sluice stats\n",
@@ -214,6 +239,7 @@ int main(int argc, char** argv) {
       dp.service(now);
       const size_t events = mirror ? mirror->service(now) : 0;
       server.service(now);
+      exchange.serve([&] { return sluice::collect_stats(dp, mirror.get(), o.nat); });
       // While the kernel trickles route changes in, take them in batches of a millisecond
       // rather than waking for each one: on a small machine every wakeup is CPU the kernel
       // (and whatever is adding the routes) does not get. A full budget means a backlog: go on.

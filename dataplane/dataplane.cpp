@@ -8,10 +8,8 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
-#include <rte_telemetry.h>
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <random>
@@ -41,7 +39,6 @@ struct Dataplane::Grace final : lpm::GracePeriod {
 namespace {
 
 std::atomic<bool>* g_running = nullptr;
-Dataplane* g_telemetry_dp = nullptr;  // the instance /sluice/* telemetry commands read
 rte_rcu_qsbr* g_qsbr = nullptr;
 
 int worker_main(void* arg) {
@@ -248,7 +245,6 @@ Dataplane::Dataplane(const DataplaneConfig& cfg) : cfg_(cfg) {
 
 Dataplane::~Dataplane() {
   stop();
-  if (g_telemetry_dp == this) g_telemetry_dp = nullptr;
   resolver_.reset();
   void* m;
   while (rte_ring_dequeue(punt_, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
@@ -619,97 +615,6 @@ std::string Dataplane::summary() const {
     << " held-limit " << nc.dropped_held_limit << ") not-learned(table-full " << nc.learn_table_full
     << ")\n";
   return s.str();
-}
-
-// ---- DPDK telemetry: dpdk-telemetry.py -f PREFIX, then /sluice/stats etc. ----
-namespace {
-
-// DPDK 22.11 telemetry accepts only [A-Za-z0-9_/] in dictionary keys and silently drops any
-// other entry, so node names (ip4-lookup) and PCI port names (0000:03:00.0) are spelled with
-// '_' there: ip4_lookup, 0000_03_00_0.
-std::string tel_key(std::string s) {
-  for (char& c : s)
-    if (!isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '/') c = '_';
-  return s;
-}
-
-int tel_stats(const char*, const char*, rte_tel_data* d) {
-  if (g_telemetry_dp == nullptr) return -1;
-  const Dataplane& dp = *g_telemetry_dp;
-  rte_tel_data_start_dict(d);
-  uint64_t rx = 0, tx = 0, dropped = 0;
-  for (const PortCounters& p : dp.port_counters()) {
-    rx += p.rx_packets;
-    tx += p.tx_packets;
-  }
-  rte_tel_data* drops = rte_tel_data_alloc();
-  rte_tel_data_start_dict(drops);
-  for (const NodeCounters& c : dp.node_counters()) {
-    if (c.name.rfind("drop-", 0) != 0) continue;
-    dropped += c.objs;
-    rte_tel_data_add_dict_u64(drops, tel_key(c.name.substr(5)).c_str(), c.objs);
-  }
-  rte_tel_data_add_dict_u64(d, "rx", rx);
-  rte_tel_data_add_dict_u64(d, "tx", tx);
-  rte_tel_data_add_dict_u64(d, "forwarded", dp.forwarded());
-  rte_tel_data_add_dict_u64(d, "dropped", dropped);
-  rte_tel_data_add_dict_u64(d, "fragments_made", dp.worker_sum(&WorkerCounters::fragments_made));
-  rte_tel_data_add_dict_u64(d, "arp_notes_lost", dp.worker_sum(&WorkerCounters::arp_notes_lost));
-  rte_tel_data_add_dict_container(d, "drops", drops, 0);
-  const NeighbourResolver::Counters nc = dp.neighbour_counters();
-  rte_tel_data_add_dict_u64(d, "arp_requests_sent", nc.requests_sent);
-  rte_tel_data_add_dict_u64(d, "arp_learned", nc.replies_learned);
-  rte_tel_data_add_dict_u64(d, "arp_dropped_queue_full", nc.dropped_queue_full);
-  rte_tel_data_add_dict_u64(d, "arp_dropped_unresolved", nc.dropped_unresolved);
-  rte_tel_data_add_dict_u64(d, "arp_dropped_table_full", nc.dropped_table_full);
-  rte_tel_data_add_dict_u64(d, "arp_dropped_held_limit", nc.dropped_held_limit);
-  rte_tel_data_add_dict_u64(d, "arp_learn_table_full", nc.learn_table_full);
-  return 0;
-}
-
-int tel_nodes(const char*, const char*, rte_tel_data* d) {
-  if (g_telemetry_dp == nullptr) return -1;
-  rte_tel_data_start_dict(d);
-  for (const NodeCounters& c : g_telemetry_dp->node_counters()) {
-    rte_tel_data* n = rte_tel_data_alloc();
-    rte_tel_data_start_dict(n);
-    rte_tel_data_add_dict_u64(n, "packets", c.objs);
-    rte_tel_data_add_dict_u64(n, "calls", c.calls);
-    rte_tel_data_add_dict_u64(n, "cycles", c.cycles);
-    rte_tel_data_add_dict_u64(n, "cycles_per_packet", c.objs ? c.cycles / c.objs : 0);
-    rte_tel_data_add_dict_container(d, tel_key(c.name).c_str(), n, 0);
-  }
-  return 0;
-}
-
-int tel_ports(const char*, const char*, rte_tel_data* d) {
-  if (g_telemetry_dp == nullptr) return -1;
-  rte_tel_data_start_dict(d);
-  for (const PortCounters& p : g_telemetry_dp->port_counters()) {
-    rte_tel_data* n = rte_tel_data_alloc();
-    rte_tel_data_start_dict(n);
-    rte_tel_data_add_dict_u64(n, "rx_packets", p.rx_packets);
-    rte_tel_data_add_dict_u64(n, "rx_bytes", p.rx_bytes);
-    rte_tel_data_add_dict_u64(n, "rx_missed", p.rx_missed);
-    rte_tel_data_add_dict_u64(n, "rx_errors", p.rx_errors);
-    rte_tel_data_add_dict_u64(n, "rx_nombuf", p.rx_nombuf);
-    rte_tel_data_add_dict_u64(n, "tx_packets", p.tx_packets);
-    rte_tel_data_add_dict_u64(n, "tx_bytes", p.tx_bytes);
-    rte_tel_data_add_dict_u64(n, "tx_errors", p.tx_errors);
-    rte_tel_data_add_dict_container(d, tel_key(p.name).c_str(), n, 0);
-  }
-  return 0;
-}
-
-}  // namespace
-
-void Dataplane::register_telemetry() {
-  g_telemetry_dp = this;
-  rte_telemetry_register_cmd("/sluice/stats", tel_stats,
-                             "sluice totals: rx, tx, forwarded, dropped and drops by reason");
-  rte_telemetry_register_cmd("/sluice/nodes", tel_nodes,
-                             "sluice graph nodes: packets, calls, cycles per packet");
-  rte_telemetry_register_cmd("/sluice/ports", tel_ports, "sluice per-port counters");
 }
 
 }  // namespace sluice

@@ -99,7 +99,8 @@ class Dataplane {
   void service(double now);
   static double monotonic_seconds();
 
-  // Counters, summed over workers. Safe from any thread (the telemetry thread reads them).
+  // Counters, summed over workers: relaxed reads of what the workers count, safe from any
+  // thread (sluiced reads them on its control thread: control/metrics.h).
   std::vector<NodeCounters> node_counters() const;
   std::vector<PortCounters> port_counters() const;
   uint64_t forwarded() const;
@@ -118,7 +119,6 @@ class Dataplane {
   // Ports that are members of a Linux bridge sluice does not mirror, each with that bridge's
   // local MACs: their XDP programs leave unicast to any other MAC to the kernel's bridge.
   void set_kernel_bridge_ports(std::map<uint16_t, std::vector<uint64_t>> local_macs_by_port);
-  void register_telemetry();
 
   // NAT (nat/). The control thread publishes rules; every worker's engine matches them from
   // its next burst, and the old rules are freed after a grace period. The router's addresses

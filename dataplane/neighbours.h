@@ -78,6 +78,8 @@ class NeighbourResolver {
   void kernel_failed(uint16_t port, Ipv4Addr ip, double now);
 
   const Counters& counters() const { return counters_; }
+  size_t size() const { return table_.size(); }  // entries of every origin and state
+  size_t held_now() const { return held_now_; }  // packets waiting for a neighbour now
   std::vector<Entry> entries(double now) const;
   static const char* state_name(State s);
 

@@ -14,6 +14,7 @@ SLUICE_PACKAGES=(
   bird2  # a routing daemon feeding the kernel sluice mirrors (tests/netns/routing_daemon.sh)
   python3-minimal
   libtsan2  # gcc's ThreadSanitizer runtime (scripts/test's tsan suite)
+  libcpp-httplib-dev python3-prometheus-client  # sluiced --metrics, and its netns test's parser
 )
 
 log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
