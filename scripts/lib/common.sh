@@ -13,6 +13,9 @@ SLUICE_PACKAGES=(
   nginx-light nmap iptables nftables curl tshark python3-matplotlib
   python3-minimal
   libtsan2  # gcc's ThreadSanitizer runtime (scripts/test's tsan suite)
+  # packaging: man pages from --help, their rendering test, the unit's verify and capability
+  # tests, bash completion (tests/packaging/)
+  help2man man-db groff-base systemd libcap2-bin bash-completion
 )
 
 log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
