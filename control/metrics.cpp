@@ -13,9 +13,7 @@
 #include <cstdlib>
 #include <sstream>
 
-#ifndef SLUICE_VERSION
-#define SLUICE_VERSION "unknown"
-#endif
+#include "control/version.h"
 
 namespace sluice {
 

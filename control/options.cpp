@@ -10,6 +10,8 @@
 #include <stdexcept>
 #include <tuple>
 
+#include "control/version.h"
+
 namespace po = boost::program_options;
 
 namespace sluice {
@@ -287,13 +289,18 @@ std::optional<SluicedOptions> parse_sluiced_options(int argc, const char* const*
   // Signed, so that "-1" is refused rather than wrapped around.
   int64_t nat_sessions = 0, t_established = 0, t_transitory = 0, t_udp = 0, t_icmp = 0;
   int64_t fdb_size = 0;
-  po::options_description desc(
-      "sluiced — the sluice router daemon\n\n"
-      "Usage: sluiced --port SPEC [--port SPEC...] [options]\n\nOptions");
+  // The command line takes every option; a --config file only those of desc (a 'help' or
+  // 'config' line there is an error, not a surprise). etc/sluice.conf documents desc's, and
+  // tests/unit/sluiced_options_test.cpp checks that it documents every one.
+  po::options_description all;
+  po::options_description command_line("Options");
+  po::options_description desc("Options (also as 'key = value' lines in the --config file)");
   // clang-format off
-  desc.add_options()
+  command_line.add_options()
     ("help,h", "print this help and exit")
-    ("config", po::value(&config), "read options from FILE (same keys, one 'key = value' per line)")
+    ("version", "print the version and exit")
+    ("config", po::value(&config), "read options from FILE (same keys, one 'key = value' per line)");
+  desc.add_options()
     ("port", po::value(&ports)->composing(),
      "a port (repeatable): IFNAME (a kernel interface through AF_XDP), pci:DOMAIN:BUS:DEV.FN "
      "(a NIC bound to vfio-pci) or vdev:STRING (a DPDK virtual device, e.g. vdev:net_tap0,iface=t0)")
@@ -372,7 +379,8 @@ std::optional<SluicedOptions> parse_sluiced_options(int argc, const char* const*
   // clang-format on
   po::variables_map vm;
   try {
-    po::store(po::parse_command_line(argc, argv, desc), vm);
+    all.add(command_line).add(desc);
+    po::store(po::parse_command_line(argc, argv, all), vm);
     if (vm.count("config")) {
       const std::string path = vm["config"].as<std::string>();
       std::ifstream in(path);
@@ -384,7 +392,13 @@ std::optional<SluicedOptions> parse_sluiced_options(int argc, const char* const*
     throw std::invalid_argument(error_message(e));
   }
   if (vm.count("help")) {
-    std::cout << desc << "\n";
+    std::cout << "sluiced — the sluice router daemon\n\n"
+                 "Usage: sluiced --port SPEC [--port SPEC...] [options]\n\n"
+              << all << "\n";
+    return std::nullopt;
+  }
+  if (vm.count("version")) {
+    std::cout << "sluiced " SLUICE_VERSION "\n";
     return std::nullopt;
   }
   if (ports.empty()) throw std::invalid_argument("no --port given (sluiced --help)");

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "control/control_protocol.h"
+#include "control/version.h"
 
 namespace {
 
@@ -31,18 +32,22 @@ constexpr double kDefaultTimeout = 30;
 
 std::string usage() {
   std::string u =
-      "usage: sluice [--socket PATH] [--json] [--timeout SECONDS] COMMAND [ARGS...]\n"
+      "Usage: sluice [--socket PATH] [--json] [--timeout SECONDS] COMMAND [ARGS...]\n"
       "\n"
       "Talks to sluiced over its control socket.\n"
       "\n"
-      "commands:\n"
+      "Commands:\n"
       "  route show [PREFIX] [-n] [--all]\n"
       "                             routes as ip route shows them (PREFIX: that one route;\n"
       "                             -n: the classic route -n table; --all: local,\n"
       "                             broadcast and neighbour host routes too)\n"
       "  route get ADDR             the route, gateway, port, source and neighbour MAC\n"
-      "  route add PREFIX via GW [dev PORT] | PREFIX dev PORT | blackhole|unreachable|\n"
-      "            prohibit PREFIX  a static route (ports without a kernel twin)\n"
+      "  route add PREFIX via GW [dev PORT]\n"
+      "                             a static route (on ports without a kernel twin)\n"
+      "  route add PREFIX dev PORT  a static route on a link\n"
+      "  route add blackhole|unreachable|prohibit PREFIX\n"
+      "                             a static route that drops (unreachable, prohibit:\n"
+      "                             with an ICMP error)\n"
       "  route del PREFIX           remove a static route\n"
       "  route check                compare the fast path with the kernel's tables;\n"
       "                             exit 1 if they differ\n"
@@ -75,15 +80,16 @@ std::string usage() {
       "                             a static entry on member PORT, or a local one (frames\n"
       "                             to MAC go to the routed interface) with dev BRIDGE\n"
       "\n"
-      "options (before COMMAND):\n"
+      "Options:\n"
       "  --socket PATH       control socket (default: $SLUICE_SOCKET, else ";
   u += control::kDefaultSocketPath;
   u += ")\n"
        "  -j, --json          JSON output from show commands (also accepted after COMMAND)\n"
        "  --timeout SECONDS   give up on the daemon after SECONDS (default 30; 0: wait forever)\n"
        "  -h, --help          this text\n"
+       "  --version           print the version and exit\n"
        "\n"
-       "exit status: 0 ok, 1 a check found a difference, 2 error\n";
+       "Exit status: 0 ok, 1 a check found a difference, 2 error\n";
   return u;
 }
 
@@ -124,6 +130,9 @@ std::optional<int> parse_args(int argc, char** argv, CliOptions& o) {
     const std::string a = argv[i];
     if (a == "-h" || a == "--help") {
       std::fputs(usage().c_str(), stdout);
+      return 0;
+    } else if (a == "--version") {
+      std::fputs("sluice " SLUICE_VERSION "\n", stdout);
       return 0;
     } else if (a == "--json" || a == "-j") {
       json = true;

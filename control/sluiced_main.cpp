@@ -22,6 +22,7 @@
 #include "control/metrics_http.h"
 #include "control/metrics_telemetry.h"
 #include "control/options.h"
+#include "control/sd_notify.h"
 #include "dataplane/dataplane.h"
 #include "dataplane/dpdk_log.h"
 #include "dataplane/log.h"
@@ -227,6 +228,7 @@ int main(int argc, char** argv) {
         dp.ports().size(), dp.workers(), dp.state().routes().size(),
         mirror ? "mirroring the kernel" : "static configuration", o.control_socket.c_str());
     fflush(stdout);
+    sluice::notify_systemd("READY=1");  // Type=notify (sluiced.service)
     const double started = sluice::Dataplane::monotonic_seconds();
     std::vector<pollfd> fds;
     while (!g_stop) {
@@ -246,6 +248,7 @@ int main(int argc, char** argv) {
       if (events > 0 && events < mc.budget) usleep(1000);
       if (o.exit_after > 0 && now - started >= o.exit_after) break;
     }
+    sluice::notify_systemd("STOPPING=1");
     dp.stop();
     dp.service(sluice::Dataplane::monotonic_seconds() + 1);
     printf("sluiced: stopping\n%s", dp.summary().c_str());

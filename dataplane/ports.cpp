@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
@@ -119,6 +120,11 @@ OpenedPort open_port_steps(const PortSpec& spec, uint16_t queues, rte_mempool* p
                                "single-queue veth, or a NIC with ethtool -L combined N");
         queues = static_cast<uint16_t>(limit);
       }
+      if (::access(xdp_object.c_str(), R_OK) != 0)
+        throw port_error(spec.name, "cannot read the XDP program " + xdp_object + " (" +
+                                        std::strerror(errno) +
+                                        "); is sluice fully installed? ($SLUICE_XDP_OBJECT "
+                                        "overrides the path)");
       if (xdp::detach_stale(out.ifindex))
         log::warning("port %s: removed the XDP program a previous sluiced left", spec.name.c_str());
       devname = "net_af_xdp_" + spec.device;

@@ -20,8 +20,9 @@
 #include <utility>
 #include <vector>
 
-#ifndef SLUICE_XDP_OBJECT_DEFAULT
-#error "SLUICE_XDP_OBJECT_DEFAULT (the built sluice_xdp.bpf.o) must come from xdp/meson.build"
+#if !defined(SLUICE_XDP_OBJECT_DEFAULT) || !defined(SLUICE_XDP_OBJECT_INSTALLED) || \
+    !defined(SLUICE_BUILD_ROOT)
+#error "SLUICE_XDP_OBJECT_DEFAULT, _INSTALLED and SLUICE_BUILD_ROOT must come from xdp/meson.build"
 #endif
 
 namespace sluice::xdp {
@@ -169,9 +170,17 @@ void Fd::reset(int fd) {
   fd_ = fd;
 }
 
+std::string object_path_for(const std::string& exe) {
+  const std::string_view build_root = SLUICE_BUILD_ROOT "/";
+  if (exe.starts_with(build_root)) return SLUICE_XDP_OBJECT_DEFAULT;
+  return SLUICE_XDP_OBJECT_INSTALLED;
+}
+
 std::string object_path() {
   if (const char* env = std::getenv("SLUICE_XDP_OBJECT"); env && *env) return env;
-  return SLUICE_XDP_OBJECT_DEFAULT;
+  char exe[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe);
+  return object_path_for(n > 0 ? std::string(exe, static_cast<size_t>(n)) : std::string());
 }
 
 bool detach_stale(int ifindex) {

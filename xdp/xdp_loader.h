@@ -19,9 +19,13 @@ namespace sluice::xdp {
 inline constexpr std::size_t kStatCount = SLUICE_XDP_STAT_COUNT;
 using Stats = std::array<uint64_t, kStatCount>;  // indexed by enum sluice_xdp_stat
 
-// The object to hand the driver: $SLUICE_XDP_OBJECT if set and not empty, else the path the
-// build wrote it to.
+// The object to hand the driver: $SLUICE_XDP_OBJECT if set and not empty, else
+// object_path_for(the running executable).
 std::string object_path();
+// For a program at exe: the object the build wrote when exe lies in the build tree (a
+// developer's sluiced, the tests), else the installed one (libdir/sluice/sluice_xdp.bpf.o),
+// so an installed sluiced never depends on a build tree that may be gone or another version.
+std::string object_path_for(const std::string& exe);
 
 // If the program attached to ifindex (any mode) is sluice's own (named SLUICE_XDP_PROG_NAME),
 // detach it so the driver can attach a fresh one (it refuses to replace a program). A sluiced

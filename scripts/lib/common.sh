@@ -15,6 +15,9 @@ SLUICE_PACKAGES=(
   python3-minimal
   libtsan2  # gcc's ThreadSanitizer runtime (scripts/test's tsan suite)
   libcpp-httplib-dev python3-prometheus-client  # sluiced --metrics, and its netns test's parser
+  # packaging: man pages from --help, their rendering test, the unit's verify and capability
+  # tests, bash completion (tests/packaging/)
+  help2man man-db groff-base systemd libcap2-bin bash-completion
 )
 
 log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }

@@ -745,7 +745,7 @@ TEST_F(SluiceCliTest, UsageAndHelp) {
   CliResult r = run({});
   EXPECT_EQ(r.status, 2);
   EXPECT_EQ(r.out, "");
-  EXPECT_NE(r.err.find("usage: sluice"), std::string::npos);
+  EXPECT_NE(r.err.find("Usage: sluice"), std::string::npos);
   r = run({"--help"});
   EXPECT_EQ(r.status, 0);
   EXPECT_EQ(r.err, "");

@@ -1274,5 +1274,22 @@ TEST(XdpLoader, ObjectPathFollowsTheEnvironment) {
   if (env) setenv("SLUICE_XDP_OBJECT", saved.c_str(), 1);
 }
 
+// This test runs from the build tree: without the variable it gets the object built here; a
+// program elsewhere (an installed sluiced) gets the installed object, never the build tree's.
+TEST(XdpLoader, ObjectPathIsTheBuildTreesOnlyForItsPrograms) {
+  const std::string built = SLUICE_XDP_OBJECT_DEFAULT, installed = SLUICE_XDP_OBJECT_INSTALLED;
+  ASSERT_NE(built, installed);
+  EXPECT_EQ(object_path_for(SLUICE_BUILD_ROOT "/control/sluiced"), built);
+  EXPECT_EQ(object_path_for("/usr/sbin/sluiced"), installed);
+  EXPECT_EQ(object_path_for(""), installed);
+  // A sibling directory whose name merely starts like the build root's is not inside it.
+  EXPECT_EQ(object_path_for(SLUICE_BUILD_ROOT "-old/control/sluiced"), installed);
+  const char* env = std::getenv("SLUICE_XDP_OBJECT");
+  const std::string saved = env ? env : "";
+  unsetenv("SLUICE_XDP_OBJECT");
+  EXPECT_EQ(object_path(), built);
+  if (env) setenv("SLUICE_XDP_OBJECT", saved.c_str(), 1);
+}
+
 }  // namespace
 }  // namespace sluice::xdp
