@@ -300,6 +300,20 @@ bool Dataplane::attached(uint16_t port) const {
   return port < ports_.size() && fs_->port(port).attached.load();
 }
 
+namespace {
+// A port's counters are its current ethdev's plus those of the devices it had before a detach.
+void add_ethdev_stats(PortCounters& c, const rte_eth_stats& st) {
+  c.rx_packets += st.ipackets;
+  c.rx_bytes += st.ibytes;
+  c.rx_missed += st.imissed;
+  c.rx_errors += st.ierrors;
+  c.rx_nombuf += st.rx_nombuf;
+  c.tx_packets += st.opackets;
+  c.tx_bytes += st.obytes;
+  c.tx_errors += st.oerrors;
+}
+}  // namespace
+
 void Dataplane::detach_port(uint16_t port) {
   if (port >= ports_.size()) return;
   PortState& ps = fs_->mutable_port(port);
@@ -313,15 +327,7 @@ void Dataplane::detach_port(uint16_t port) {
   std::lock_guard<std::mutex> lk(ports_mu_);
   rte_eth_stats st{};
   if (rte_eth_stats_get(ports_[port].ethdev, &st) == 0) {
-    PortCounters& r = retired_[port];
-    r.rx_packets += st.ipackets;
-    r.rx_bytes += st.ibytes;
-    r.rx_missed += st.imissed;
-    r.rx_errors += st.ierrors;
-    r.rx_nombuf += st.rx_nombuf;
-    r.tx_packets += st.opackets;
-    r.tx_bytes += st.obytes;
-    r.tx_errors += st.oerrors;
+    add_ethdev_stats(retired_[port], st);
   }
   close_port(ports_[port]);
 }
@@ -572,14 +578,7 @@ std::vector<PortCounters> Dataplane::port_counters() const {
     c.name = p.name;
     rte_eth_stats st{};
     if (fs_->port(i).attached.load() && rte_eth_stats_get(p.ethdev, &st) == 0) {
-      c.rx_packets += st.ipackets;
-      c.rx_bytes += st.ibytes;
-      c.rx_missed += st.imissed;
-      c.rx_errors += st.ierrors;
-      c.rx_nombuf += st.rx_nombuf;
-      c.tx_packets += st.opackets;
-      c.tx_bytes += st.obytes;
-      c.tx_errors += st.oerrors;
+      add_ethdev_stats(c, st);
     }
     out.push_back(c);
   }
