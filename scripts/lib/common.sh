@@ -4,17 +4,23 @@
 
 SLUICE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
+# What `meson setup` needs to configure and build every target (scripts/fuzz builds from this
+# list alone, so a dependency added to meson.build must be added here).
+SLUICE_BUILD_PACKAGES=(
+  meson ninja-build g++ pkg-config python3
+  zlib1g-dev libgtest-dev libbenchmark-dev libdpdk-dev clang llvm libbpf-dev libxdp-dev
+  libboost-program-options-dev libmnl-dev libnuma-dev nlohmann-json3-dev
+  libcpp-httplib-dev  # sluiced --metrics
+)
 # Every Debian package the build and the tests need. Later issues add to this list.
 SLUICE_PACKAGES=(
-  meson ninja-build g++ pkg-config python3
-  zlib1g-dev libgtest-dev libbenchmark-dev libdpdk-dev dpdk-dev clang-format
-  clang llvm libbpf-dev libxdp-dev libboost-program-options-dev libmnl-dev libnuma-dev nlohmann-json3-dev
+  "${SLUICE_BUILD_PACKAGES[@]}" dpdk-dev clang-format
   iproute2 iputils-ping traceroute iputils-tracepath iperf3 tcpdump ethtool procps
   nginx-light nmap iptables nftables curl tshark python3-matplotlib
   bird2  # a routing daemon feeding the kernel sluice mirrors (tests/netns/routing_daemon.sh)
   python3-minimal
   libtsan2  # gcc's ThreadSanitizer runtime (scripts/test's tsan suite)
-  libcpp-httplib-dev python3-prometheus-client  # sluiced --metrics, and its netns test's parser
+  python3-prometheus-client  # the parser of sluiced --metrics' netns test
   # packaging: man pages from --help, their rendering test, the unit's verify and capability
   # tests, bash completion (tests/packaging/)
   help2man man-db groff-base systemd libcap2-bin bash-completion
