@@ -137,10 +137,13 @@ ping_from() {
 
 # Captures: cap_start NAME HOST DEV starts tcpdump on DEV in HOST (every frame, to a file);
 # cap_stop NAME ends it; cap_count NAME FILTER counts the captured frames FILTER matches.
+# --immediate-mode: libpcap's TPACKET_V3 otherwise hands frames over a block at a time, after
+# up to a second, and the block still open when cap_stop's SIGINT comes is lost; on a busy
+# machine check 2 then saw no frame at all (-U alone only flushes the file per packet).
 declare -A CAP_PID=()
 cap_start() {
   local name="$1" f="$SL_TMP/cap-$1" i
-  ip netns exec "${BR_NS[$2]}" tcpdump -i "$3" -n -U -Z root -w "$f.pcap" 2>"$f.err" &
+  ip netns exec "${BR_NS[$2]}" tcpdump -i "$3" -n -U --immediate-mode -Z root -w "$f.pcap" 2>"$f.err" &
   CAP_PID[$name]=$!
   bg_track "${CAP_PID[$name]}"
   for ((i = 0; i < 50; i++)); do

@@ -73,7 +73,7 @@ pings() {  # pings FROM DST: the number of replies to 3 echoes
 }
 declare -A CAP=()
 cap_start() {  # cap_start HOST: every frame on its n1, to a file
-  in_h "$1" tcpdump -U -nn -e -i n1 -w "$SL_TMP/$1.pcap" 2>/dev/null &
+  in_h "$1" tcpdump -U --immediate-mode -nn -e -i n1 -w "$SL_TMP/$1.pcap" 2>/dev/null &
   CAP[$1]=$!
   bg_track "${CAP[$1]}"
 }

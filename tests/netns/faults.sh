@@ -90,7 +90,6 @@ finish() {
   exit $?
 }
 num() { [[ "$1" =~ ^[0-9]+$ ]] && echo "$1" || echo -1; }
-now_ms() { date +%s%3N; }
 
 # jstat KEY: one field of `sluice stats --json` (dotted: mempool.in_use), -1 when missing.
 jstat() {
@@ -104,29 +103,6 @@ try:
 except Exception:
     pass
 ' "$1")"
-}
-
-# port_field PORT KEY: a field of PORT in `sluice link --json` (attached, operstate, ...).
-port_field() {
-  sluice_cli link --json 2>/dev/null | "$PY" -c '
-import json, sys
-try:
-    for p in json.load(sys.stdin):
-        if p["ifname"] == sys.argv[1]:
-            print(str(p.get(sys.argv[2], "")).lower())
-except Exception:
-    pass
-' "$1" "$2"
-}
-
-# wait_until SECONDS CMD...: runs CMD every 0.1 s until it succeeds; 1 if it never did.
-wait_until() {
-  local deadline=$(($(now_ms) + $1 * 1000))
-  shift
-  while ! "$@"; do
-    [ "$(now_ms)" -lt "$deadline" ] || return 1
-    sleep 0.1
-  done
 }
 
 # Background pings every 20 ms: ping_start NAME NS DST, ping_stop NAME, ping_result NAME
@@ -331,7 +307,7 @@ ping_start sink "$GEN" "$SINK_IP"
 sleep 1
 pid0="$SLUICED_PID"
 ip -n "$RTR" link del r1
-wait_until 5 test "$(port_field r1 attached)" = false
+wait_until 5 ports_are "r1 attached false"
 st=$?
 out="$(sluice_cli link 2>&1)"
 kill -0 "$SLUICED_PID" 2>/dev/null && [ "$st" -eq 0 ] &&
@@ -348,7 +324,7 @@ f1="$(num "$(rtr_forw)")"
 check $? "while r1 is gone sluiced forwards gen -> far on r0, r2: ${rx:-0}/50, IpForwDatagrams $f0 -> $f1"
 
 recreate_r1 1
-wait_until 10 test "$(port_field r1 attached)/$(port_field r1 operstate)" = "true/up"
+wait_until 10 ports_are "r1 attached true" "r1 operstate up"
 st=$?
 out="$(sluice_cli link 2>&1)"
 check $st "r1 re-created (same name, addresses, routes): sluiced re-opens it" "$out" \
@@ -383,9 +359,9 @@ check $? "the same sluiced ran throughout (pid $pid0)"
 # r1 re-created with 2 RX queues: DPDK's af_xdp driver binds only one on veth, so sluiced
 # cannot open it; it must then hand every port to the kernel rather than black-hole r1's routes.
 ip -n "$RTR" link del r1
-wait_until 5 test "$(port_field r1 attached)" = false
+wait_until 5 ports_are "r1 attached false"
 recreate_r1 2
-wait_until 10 test "$(port_field r0 released)/$(port_field r2 released)" = "true/true"
+wait_until 10 ports_are "r0 released true" "r2 released true"
 st=$?
 out="$(sluice_cli link 2>&1)"
 [ "$st" -eq 0 ] && grep -q 'r1 is back but cannot be opened' <<<"$out" &&
@@ -400,7 +376,7 @@ f1="$(num "$(rtr_forw)")"
 check $? "meanwhile rtr's kernel forwards: gen -> sink ${rx:-0}/50, gen -> far ${rxf:-0}/20, IpForwDatagrams $f0 -> $f1"
 ip -n "$RTR" link del r1
 recreate_r1 1
-wait_until 10 test "$(port_field r0 released)/$(port_field r1 attached)/$(port_field r2 released)" = "false/true/false"
+wait_until 10 ports_are "r0 released false" "r1 attached true" "r2 released false"
 check $? "r1 re-created usable: sluiced re-opens it and takes r0 and r2 back" "$(sluice_cli link 2>&1)"
 wait_until 10 route_check_clean
 check $? "route check clean: $(head -n 1 "$SL_TMP/check.out")" "$(head -n 20 "$SL_TMP/check.out")"

@@ -423,6 +423,42 @@ except Exception:
 # sluice_cli ARGS...: the sluice CLI ($SLUICE_CLI) against the running sluiced.
 sluice_cli() { "${SLUICE_CLI:?SLUICE_CLI is not set}" --socket "$SLUICE_SOCK" "$@"; }
 
+# port_field PORT KEY: a field of PORT in `sluice link --json` (attached, released, operstate).
+port_field() {
+  sluice_cli link --json 2>/dev/null | python3 -c '
+import json, sys
+try:
+    for p in json.load(sys.stdin):
+        if p["ifname"] == sys.argv[1]:
+            print(str(p.get(sys.argv[2], "")).lower())
+except Exception:
+    pass
+' "$1" "$2"
+}
+
+# ports_are "PORT KEY VALUE"...: true when every PORT's KEY (port_field) is VALUE. A command
+# for wait_until, which must ask again each time: `wait_until 5 test "$(port_field ...)" = x`
+# would expand the query once, before waiting.
+ports_are() {
+  local spec p k v
+  for spec in "$@"; do
+    read -r p k v <<<"$spec"
+    [ "$(port_field "$p" "$k")" = "$v" ] || return 1
+  done
+}
+
+now_ms() { date +%s%3N; }
+
+# wait_until SECONDS CMD...: runs CMD every 0.1 s until it succeeds; 1 if it never did.
+wait_until() {
+  local deadline=$(($(now_ms) + $1 * 1000))
+  shift
+  while ! "$@"; do
+    [ "$(now_ms)" -lt "$deadline" ] || return 1
+    sleep 0.1
+  done
+}
+
 # bg_track PID: kill PID in topo_down if it still runs.
 bg_track() { SL_BG_PIDS+=("$1"); }
 

@@ -24,15 +24,6 @@ netns_require || exit $?
 topo_trap
 topo_up
 
-now_ms() { date +%s%3N; }
-wait_until() {  # wait_until SECONDS COMMAND...: true once COMMAND is, false at the deadline
-  local deadline=$(($(now_ms) + $1 * 1000))
-  shift
-  while ! "$@"; do
-    [ "$(now_ms)" -lt "$deadline" ] || return 1
-    sleep 0.1
-  done
-}
 in_log() { grep -qE -- "$1" "$SLUICED_LOG"; }
 log_tail() { tail -n 15 "$SLUICED_LOG" 2>/dev/null; }
 # flap_r1: r1 down, then up again once sluiced (if it logs that) has seen it go down.

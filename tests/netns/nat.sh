@@ -237,7 +237,7 @@ check $? "curl wan -> http://$LAN2_IP/ fails, lan2's nginx saw nothing: ${body:-
 # inside host did get them.)
 cap="$SL_TMP/lan2-discovery"
 # Not through in_lan2: a backgrounded function is a subshell, which ignores the SIGINT below.
-ip netns exec "$LAN2" tcpdump -i l0 -n -U -Z root -w "$cap.pcap" "src host $WAN_IP" 2>"$cap.err" &
+ip netns exec "$LAN2" tcpdump -i l0 -n -U --immediate-mode -Z root -w "$cap.pcap" "src host $WAN_IP" 2>"$cap.err" &
 cap_pid=$!
 bg_track "$cap_pid"
 for ((i = 0; i < 50; i++)); do grep -qs 'listening on' "$cap.err" && break; sleep 0.1; done

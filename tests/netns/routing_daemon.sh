@@ -181,7 +181,6 @@ birdc_() {
 # --- counting -------------------------------------------------------------------------------
 kcount() { in_rtr ip -4 -o route show proto 12 | wc -l; }
 scount() { sluice_cli route show 2>/dev/null | grep -c " via $BGP_NH dev r1"; }
-now_ms() { date +%s%3N; }
 secs() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
 
 # converge EXPECT: polls the kernel's and sluice's BGP route counts until both are EXPECT (or
