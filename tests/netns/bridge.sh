@@ -496,8 +496,21 @@ for ((i = 0; i < 10; i++)); do
   ping_from red "$WAN_IP" 1
   [ "$PING_RX" = 1 ] && break
 done
+failed0=$failed
 http_check "${BR_NS[red]}" red "http://$WAN_IP/" red-wan-again "$WAN_PAGE" "$WAN_LOG" \
   "$RTR_OUT_IP" "masqueraded out of the re-created $BR_WAN_PORT"
+if [ "$mode" = sluice ] && [ "$failed" -gt "$failed0" ]; then
+  # Seen twice and not since (tests/RELIABILITY.md): where the answers went. rtr's kernel
+  # counters say whether the kernel got them (the XDP program passes a reply to a NAT address
+  # to the kernel unless NAT claimed its port), veth's XDP counters what the program did.
+  {
+    sluice_cli nat sessions
+    sluice_cli stats | sed -n '/^drops:/,$p'
+    in_rtr nstat -az 2>/dev/null | grep -E 'IcmpInEchoReps|TcpOutRsts|TcpInSegs|IpInDelivers'
+    in_rtr ethtool -S "$BR_WAN_PORT" 2>/dev/null | grep -iE 'xdp|rx_packets'
+    grep -v TELEMETRY "$SLUICED_LOG" | tail -n 12
+  } 2>&1 | sed 's/^/#   diag: /'
+fi
 http_check "$WAN" wan "http://$RTR_OUT_IP:$FWD_PORT/" wan-fwd-again "$BLUE_PAGE" "$BLUE_LOG" \
   "$WAN_IP" "published port, in by the re-created $BR_WAN_PORT"
 in_wan ip route add "$BR_NET" via "$RTR_OUT_IP"
