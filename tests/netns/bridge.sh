@@ -139,6 +139,17 @@ ping_from() {
   PING_RX="${PING_RX:-0}"
 }
 
+# ping_settle HOST DST: single echoes, at most 10, until one is answered (the first may wait for
+# ARP and, in sluice mode, for the mirror, which follows within milliseconds).
+ping_settle() {
+  local i
+  for ((i = 0; i < 10; i++)); do
+    ping_from "$1" "$2" 1
+    [ "$PING_RX" = 1 ] && return 0
+  done
+  return 1
+}
+
 # Captures: cap_start NAME HOST DEV starts tcpdump on DEV in HOST (every frame, to a file);
 # cap_stop NAME ends it; cap_count NAME FILTER counts the captured frames FILTER matches.
 # --immediate-mode: libpcap's TPACKET_V3 otherwise hands frames over a block at a time, after
@@ -425,10 +436,7 @@ except Exception:
 ($members)" "$out"
 fi
 in_rtr ip link set vr-yellow master "$BR_BRIDGE"
-for ((i = 0; i < 10; i++)); do  # sluice mode: the mirror follows within milliseconds
-  ping_from yellow "${BR_IP[red]}" 1
-  [ "$PING_RX" = 1 ] && break
-done
+ping_settle yellow "${BR_IP[red]}"
 ping_from yellow "${BR_IP[red]}"
 [ "$PING_RX" = 2 ]
 check $? "vr-yellow master $BR_BRIDGE again: ping yellow -> red: $PING_RX/2 replies" "$PING_OUT"
@@ -480,10 +488,7 @@ if [ "$mode" = sluice ]; then
   check $? "[sluice only] both re-created: sluiced re-opens vr-red and $BR_WAN_PORT" \
     "$(sluice_cli link 2>&1)" "$(grep -v TELEMETRY "$SLUICED_LOG" | tail -n 8)"
 fi
-for ((i = 0; i < 10; i++)); do  # the first echo may wait for ARP and, in sluice, the mirror
-  ping_from red "${BR_IP[blue]}" 1
-  [ "$PING_RX" = 1 ] && break
-done
+ping_settle red "${BR_IP[blue]}"
 ping_from red "${BR_IP[blue]}"
 [ "$PING_RX" = 2 ]
 check $? "re-created vr-red: ping red -> blue (bridged): $PING_RX/2 replies" "$PING_OUT"
@@ -492,10 +497,7 @@ if [ "$mode" = sluice ]; then
   grep -qw vr-red <<<"$out"
   check $? "[sluice only] sluice bridge show: vr-red is a member of $BR_BRIDGE again" "$out"
 fi
-for ((i = 0; i < 10; i++)); do
-  ping_from red "$WAN_IP" 1
-  [ "$PING_RX" = 1 ] && break
-done
+ping_settle red "$WAN_IP"
 failed0=$failed
 http_check "${BR_NS[red]}" red "http://$WAN_IP/" red-wan-again "$WAN_PAGE" "$WAN_LOG" \
   "$RTR_OUT_IP" "masqueraded out of the re-created $BR_WAN_PORT"
