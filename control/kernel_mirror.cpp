@@ -360,6 +360,19 @@ void KernelMirror::reattach_ports() {
       continue;
     }
     const int ifindex = dp_.ports()[port].ifindex;
+    // Addresses the kernel gave the new interface before it was a port again were taken for
+    // host addresses (apply_address found no port), and the resync below would not add them
+    // again: forget them, so that it adds them to the port. Without this a masquerade out of
+    // the port found no address (drop-nat-no-address) until sluiced restarted.
+    for (auto it = addresses_.begin(); it != addresses_.end();) {
+      if (it->first.ifindex == ifindex) {
+        if ((it->first.addr >> 24) != 127)
+          fs_.del_host_address(Ipv4Addr::from_host(it->first.addr));
+        it = addresses_.erase(it);
+      } else {
+        ++it;
+      }
+    }
     port_of_ifindex_[ifindex] = port;
     ifindex_of_port_[port] = ifindex;
     detached_.erase(port);
