@@ -30,8 +30,12 @@
 #     sees none)
 #   6 membership: vr-yellow nomaster -> yellow cannot reach red, the static entry went with the
 #     port; master again -> it can; red -> blue pings meanwhile lose nothing
-#   7 (sluice only: "[sluice only]" in the TAP line, "# sluice:" in the comments) sluice
-#     bridge show / bridge fdb agree with the kernel's bridges (in 2, 5 and 6 too), rtr's
+#   7 vr-red (a member) and vr-wan (the NAT's outside port) deleted and re-created with the same
+#     names, addresses and routes: red pings blue across the bridge, red -> wan is masqueraded,
+#     wan reaches blue's published port and still not blue itself; sluice: both ports are
+#     detached while gone, re-opened, and vr-red is a member again
+#   8 (sluice only: "[sluice only]" in the TAP line, "# sluice:" in the comments) sluice
+#     bridge show / bridge fdb agree with the kernel's bridges (in 2, 5, 6 and 7 too), rtr's
 #     kernel forwarded nothing (IpForwDatagrams), sluiced exits cleanly
 #
 # TAP output like nat.sh; exit 1 if a check failed, 77 (skip) when the machine cannot run it
@@ -443,7 +447,89 @@ rx="$(sed -n 's/.* \([0-9]*\) received.*/\1/p' <<<"$out")"
 [ "$(num "$tx")" -gt 0 ] && [ "$tx" = "$rx" ]
 check $? "ping red -> blue during the change: ${rx:-0}/${tx:-0} replies" "$(tail -n 3 <<<"$out")"
 
-# --- 7: sluice's own view ----------------------------------------------------------------------
+# --- 7: a member and the outside port deleted and re-created -----------------------------------
+# As an operator replacing links would: vr-red (red's n0 goes with it) and vr-wan (wan's w0)
+# deleted, then made again with the same names, MACs, addresses and routes. sluice: both ports
+# are detached while gone and re-opened on the new interfaces (two re-opens, the most sluiced
+# allows without a restart: dataplane/ports.h), the bridge takes vr-red back as a member, and
+# the masquerade and the forward rule, which name vr-wan, apply to the new vr-wan.
+recreate_red() {
+  local ns="${BR_NS[red]}"
+  ip -n "$RTR" link add vr-red type veth peer name n0 address "${BR_MAC[red]}" netns "$ns"
+  in_br red ethtool -K n0 tx off >/dev/null
+  ip -n "$RTR" link set vr-red master "$BR_BRIDGE"
+  ip -n "$ns" addr add "${BR_IP[red]}/24" dev n0
+  ip -n "$ns" link set n0 up
+  ip -n "$RTR" link set vr-red up
+  ip -n "$ns" route add default via "$BR_GW"
+}
+recreate_wan() {
+  ip -n "$RTR" link add "$BR_WAN_PORT" type veth peer name w0 netns "$WAN"
+  in_wan ethtool -K w0 tx off >/dev/null
+  ip -n "$RTR" addr add "$RTR_OUT_IP/24" dev "$BR_WAN_PORT"
+  ip -n "$WAN" addr add "$WAN_IP/24" dev w0
+  ip -n "$RTR" link set "$BR_WAN_PORT" up
+  ip -n "$WAN" link set w0 up
+  ip -n "$RTR" route add default via "$WAN_IP"
+}
+in_rtr ip link del vr-red
+in_rtr ip link del "$BR_WAN_PORT"
+if [ "$mode" = sluice ]; then
+  wait_until 5 ports_are "vr-red attached false" "$BR_WAN_PORT attached false"
+  check $? "[sluice only] vr-red and $BR_WAN_PORT deleted: sluice link shows both detached" \
+    "$(sluice_cli link 2>&1)"
+fi
+# sluiced is stopped (SIGSTOP) while the links are made again, so that it sees the new
+# interfaces' addresses before it has re-opened them as ports, every time: a race that left
+# the masquerade without an outside address (drop-nat-no-address) in 2 runs of 17 before it
+# was fixed. The kernel forwards nothing meanwhile: no traffic runs.
+[ "$mode" = sluice ] && kill -STOP "$SLUICED_PID"
+recreate_red
+recreate_wan
+[ "$mode" = sluice ] && kill -CONT "$SLUICED_PID"
+wait_until 5 links_all_up "$RTR vr-red" "${BR_NS[red]} n0" "$RTR $BR_WAN_PORT" "$WAN w0" ||
+  sl_log "the re-created links are not all up after 5 s"
+if [ "$mode" = sluice ]; then
+  wait_until 10 ports_are "vr-red attached true" "$BR_WAN_PORT attached true"
+  check $? "[sluice only] both re-created: sluiced re-opens vr-red and $BR_WAN_PORT" \
+    "$(sluice_cli link 2>&1)" "$(grep -v TELEMETRY "$SLUICED_LOG" | tail -n 8)"
+fi
+ping_settle red "${BR_IP[blue]}"
+ping_from red "${BR_IP[blue]}"
+[ "$PING_RX" = 2 ]
+check $? "re-created vr-red: ping red -> blue (bridged): $PING_RX/2 replies" "$PING_OUT"
+if [ "$mode" = sluice ]; then
+  out="$(sluice_cli bridge show "$BR_BRIDGE" 2>&1)"
+  grep -qw vr-red <<<"$out"
+  check $? "[sluice only] sluice bridge show: vr-red is a member of $BR_BRIDGE again" "$out"
+fi
+ping_settle red "$WAN_IP"
+failed0=$failed
+http_check "${BR_NS[red]}" red "http://$WAN_IP/" red-wan-again "$WAN_PAGE" "$WAN_LOG" \
+  "$RTR_OUT_IP" "masqueraded out of the re-created $BR_WAN_PORT"
+if [ "$mode" = sluice ] && [ "$failed" -gt "$failed0" ]; then
+  # Where the packets went: sluice's drops (drop-nat-no-address was the bug above), rtr's
+  # kernel counters (the XDP program passes a reply to a NAT address to the kernel unless NAT
+  # claimed its port), veth's XDP counters.
+  {
+    sluice_cli nat sessions
+    sluice_cli stats | sed -n '/^drops:/,$p'
+    in_rtr nstat -az 2>/dev/null | grep -E 'IcmpInEchoReps|TcpOutRsts|TcpInSegs|IpInDelivers'
+    in_rtr ethtool -S "$BR_WAN_PORT" 2>/dev/null | grep -iE 'xdp|rx_packets'
+    grep -v TELEMETRY "$SLUICED_LOG" | tail -n 12
+  } 2>&1 | sed 's/^/#   diag: /'
+fi
+http_check "$WAN" wan "http://$RTR_OUT_IP:$FWD_PORT/" wan-fwd-again "$BLUE_PAGE" "$BLUE_LOG" \
+  "$WAN_IP" "published port, in by the re-created $BR_WAN_PORT"
+in_wan ip route add "$BR_NET" via "$RTR_OUT_IP"
+body="$(http_get "$WAN" "http://${BR_IP[blue]}/" wan-blue-again 2)"
+client="$(log_client "$BLUE_LOG" wan-blue-again)"
+[ "$body" != "$BLUE_PAGE" ] && [ -z "$client" ]
+check $? "curl wan -> http://${BR_IP[blue]}/ over the re-created $BR_WAN_PORT still fails: \
+${body:-empty}" "$(tail -n 3 "$BLUE_LOG" 2>&1)"
+in_wan ip route del "$BR_NET" via "$RTR_OUT_IP"
+
+# --- 8: sluice's own view ----------------------------------------------------------------------
 if [ "$mode" = sluice ]; then
   forw_after="$(num "$(rtr_forw)")"
   [ "$forw_before" -ge 0 ] && [ "$forw_after" -eq "$forw_before" ]
